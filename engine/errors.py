@@ -64,3 +64,7 @@ class ConflictError(EngineError):
         self.task_id = task_id
         self.by = by
         super().__init__(message)
+
+
+class ServiceCallFailed(EngineError):
+    """An outside system behind a service task failed; the step keeps its progress and retries."""

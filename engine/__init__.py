@@ -1,0 +1,1 @@
+"""The embedded BPMN engine around SpiffWorkflow (no Flask here)."""

@@ -1,0 +1,106 @@
+"""The engine's face: one object holding the five services, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from .calendar import DEADLINE_FUNCTIONS
+from .clock import Clock, SystemClock
+from .db import Database
+from .errors import ScriptFailed, UnsafeCode
+from .history import case_chain, events_table, verify
+from .management import ManagementService
+from .organization import LaneAsRole, Organization
+from .repository import Repository
+from .runtime import RuntimeService
+from .safety.script_engine import make_script_engine
+from .serialization import StateSerializer
+from .services import ServiceRegistry
+from .step import Action, StepContext, StepRunner, WorkflowCache, record_incident
+from .tasks import TaskService
+
+
+class HistoryService:
+    """The audit trail of one case or of everything, and its verification."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def events(self, instance_id: int) -> list[dict[str, Any]]:
+        c = events_table.c
+        with self.engine.db.read() as conn:
+            rows = conn.execute(
+                select(events_table).where(c.chain == case_chain(instance_id)).order_by(c.seq)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def verify(self) -> dict[str, Any]:
+        with self.engine.db.read() as conn:
+            return verify(conn).as_json()
+
+
+class Engine:
+    """repository, runtime, tasks, history and management over one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        bpmn_dir: Path,
+        *,
+        clock: Clock | None = None,
+        organization: Organization | None = None,
+        services: ServiceRegistry | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        cache_size: int = 2000,
+    ) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.organization = organization or LaneAsRole()
+        self.services = services or ServiceRegistry()
+        self.serializer = StateSerializer()
+        self.repository = Repository(db, bpmn_dir, self.serializer)
+        self.script_engine = make_script_engine(
+            functions={**DEADLINE_FUNCTIONS, **(functions or {})},
+            service_handler=self.services,
+        )
+        self.cache = WorkflowCache(cache_size)
+        self.steps = StepRunner(
+            db,
+            self.repository,
+            self.serializer,
+            self.clock,
+            self.organization,
+            self.script_engine,
+            self.cache,
+        )
+        self.runtime = RuntimeService(self)
+        self.tasks = TaskService(self)
+        self.management = ManagementService(self)
+        self.history = HistoryService(self)
+
+    def run_step(
+        self,
+        instance_id: int,
+        action: Action,
+        *,
+        actor: str,
+        office_code: str | None = None,
+        now: datetime | None = None,
+        clock: Clock | None = None,
+    ) -> StepContext:
+        """Run one step; a model failure is rolled back whole and recorded as an incident."""
+        try:
+            return self.steps.run(
+                instance_id, action, actor=actor, office_code=office_code, now=now, clock=clock
+            )
+        except (ScriptFailed, UnsafeCode) as exc:
+            record_incident(self.db, instance_id, "script", str(exc), now or self.clock.now())
+            raise
+
+    def verify_history(self) -> dict[str, Any]:
+        return self.history.verify()

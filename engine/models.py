@@ -1,0 +1,190 @@
+"""Tables of the engine: definitions, instances and the projections kept beside their state.
+
+Projections (`human_task`, `timer`, `message_wait`) exist so that queues, the timer worker and
+message delivery never restore a workflow to answer a question.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UTCDateTime = DateTime(timezone=True)
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Definition(Base):
+    """A published, immutable version of one procedure (its files and the parsed spec)."""
+
+    __tablename__ = "definition"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_definition_version"),
+        UniqueConstraint("process_id", "sha256", name="uq_definition_sha"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    documentation: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    spec_json: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str] = mapped_column(String(100), default="system")
+
+
+class ProcessInstance(Base):
+    """One case. `revision` guards against stale writes; `audit_*` is the head of its chain."""
+
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_process_status", "process_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definition.id"))
+    process_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(Text)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_by: Mapped[str] = mapped_column(String(100))
+    office_code: Mapped[str | None] = mapped_column(String(50), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class HumanTask(Base):
+    """A user task as queues see it; one row per task occurrence, kept after completion."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_queue", "state", "office_code", "role", "due_at"),
+        Index("ix_human_task_assignee", "assignee", "state", "due_at"),
+        Index("ix_human_task_instance", "instance_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(50))
+    office_code: Mapped[str | None] = mapped_column(String(50))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    form: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20))
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Timer(Base):
+    """A waiting timer event, or a pending retry of a failed service task."""
+
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("instance_id", "task_guid", "kind", name="uq_timer_task"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(10))  # "timer" | "retry"
+    name: Mapped[str] = mapped_column(String(200))
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageWait(Base):
+    """An instance waiting for a named message (intermediate catch or receive task)."""
+
+    __tablename__ = "message_wait"
+    __table_args__ = (UniqueConstraint("instance_id", "name", name="uq_message_wait"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    name: Mapped[str] = mapped_column(String(200), index=True)
+
+
+class Incident(Base):
+    """Something that needs a person: a failing script or service, recorded outside the step."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_guid: Mapped[str | None] = mapped_column(String(36))
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Append-only history; `hash` covers the row's content and `prev_hash` links its chain."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    instant: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    office_code: Mapped[str | None] = mapped_column(String(50))
+    instance_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    task_guid: Mapped[str | None] = mapped_column(String(36))
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(50))
+    data_before: Mapped[Any | None] = mapped_column(JSON)
+    data_after: Mapped[Any | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """Heads of chains that have no instance row to carry them (the system chain)."""
+
+    __tablename__ = "audit_chain"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditCheckpoint(Base):
+    """A hash over every chain head at one instant, itself chained to the previous checkpoint."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instant: Mapped[datetime] = mapped_column(UTCDateTime)
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    events: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

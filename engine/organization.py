@@ -1,0 +1,29 @@
+"""The engine's view of who a task goes to; the domain (`workflows/`) supplies the real one."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+
+class Assignment(NamedTuple):
+    role: str | None
+    office_code: str | None
+
+
+class Organization(Protocol):
+    def assign(self, lane: str | None, data: dict[str, Any], process_id: str) -> Assignment:
+        """The role and office that a task in `lane` goes to, given the case's data."""
+
+    def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
+        """The office that owns the case (for scope checks)."""
+
+
+class LaneAsRole:
+    """Fallback used by the engine alone: the lane names the role, `office_code` the office."""
+
+    def assign(self, lane: str | None, data: dict[str, Any], process_id: str) -> Assignment:
+        return Assignment(lane, data.get("office_code"))
+
+    def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
+        office = data.get("office_code")
+        return office if isinstance(office, str) else None

@@ -1,0 +1,388 @@
+"""Which procedures and versions exist: load, validate and publish models; cache parsed specs.
+
+A procedure is a folder under the BPMN directory holding its `.bpmn`, `.dmn` and `.form.json`
+files. Publishing freezes the folder's content (plus any process it calls from another folder) as
+version N, identified by the SHA-256 of its files; the same content is never published twice.
+Parsed specs are cached per definition id, so no request ever parses XML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import Connection, func, insert, select
+
+from .db import Database
+from .errors import ModelError, NotFound
+from .history import PendingEvent, append_system_events
+from .models import Definition
+from .safety.model_check import check_model_code
+from .safety.xmlparse import parse_xml
+from .serialization import StateSerializer
+
+MODEL_SUFFIXES = (".bpmn", ".dmn", ".form.json")
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+definition_table = Definition.__table__
+
+
+@dataclass(frozen=True)
+class ParsedModel:
+    """A validated procedure ready to publish: its files, hash and specs."""
+
+    process_id: str
+    title: str
+    documentation: str
+    files: dict[str, str]
+    sha256: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A published version, with its specs restored once for the life of the process."""
+
+    id: int
+    process_id: str
+    version: int
+    sha256: str
+    title: str
+    files: dict[str, str]
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+
+    def form(self, name: str | None) -> dict[str, Any] | None:
+        if not name:
+            return None
+        for path, text in self.files.items():
+            if path == name or path.endswith("/" + name):
+                return json.loads(text)
+        return None
+
+
+def files_sha256(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _executable_process_ids(tree: etree._ElementTree) -> list[str]:
+    return [
+        p.get("id")
+        for p in tree.iter(f"{{{BPMN_NS}}}process")
+        if p.get("isExecutable", "false") == "true"
+    ]
+
+
+def _called_elements(tree: etree._ElementTree) -> set[str]:
+    return {c.get("calledElement") for c in tree.iter(f"{{{BPMN_NS}}}callActivity")} - {None}
+
+
+class Repository:
+    def __init__(self, db: Database, bpmn_dir: Path, serializer: StateSerializer) -> None:
+        self.db = db
+        self.bpmn_dir = bpmn_dir
+        self.serializer = serializer
+        self._cache: dict[int, LoadedDefinition] = {}
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- reading models from files ------------------------------------------------------------
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.bpmn_dir.resolve()))
+        except ValueError:
+            return path.name
+
+    def _process_index(self) -> dict[str, Path]:
+        """Every executable process id in the BPMN directory -> its file (for call activities)."""
+        index: dict[str, Path] = {}
+        if not self.bpmn_dir.exists():
+            return index
+        for path in sorted(self.bpmn_dir.rglob("*.bpmn")):
+            try:
+                tree = parse_xml(path.read_bytes(), self._relative(path))
+            except ModelError:
+                continue
+            for pid in _executable_process_ids(tree):
+                index.setdefault(pid, path)
+        return index
+
+    def parse_file(self, path: Path) -> ParsedModel:
+        """Validate one procedure (the file, its folder's DMN and forms, called processes)."""
+        path = Path(path)
+        if not path.exists():
+            raise ModelError("file not found", filename=str(path))
+        main_name = self._relative(path)
+        main_tree = parse_xml(path.read_bytes(), main_name)
+        process_ids = _executable_process_ids(main_tree)
+        if not process_ids:
+            raise ModelError('no executable process (isExecutable="true")', filename=main_name)
+        process_id = process_ids[0]
+
+        files: dict[str, str] = {}
+        trees: dict[str, etree._ElementTree] = {}
+        folder = path.parent
+        for sibling in sorted(folder.iterdir()):
+            if sibling.is_file() and sibling.name.endswith(MODEL_SUFFIXES):
+                name = self._relative(sibling)
+                text = sibling.read_text(encoding="utf-8")
+                files[name] = text
+                if not sibling.name.endswith(".form.json"):
+                    trees[name] = parse_xml(text.encode(), name)
+                else:
+                    _check_form(text, name)
+
+        bpmn_trees = {n: t for n, t in trees.items() if n.endswith(".bpmn")}
+        defined = {pid for t in bpmn_trees.values() for pid in _executable_process_ids(t)}
+        wanted = {c for t in bpmn_trees.values() for c in _called_elements(t)} - defined
+        index: dict[str, Path] | None = None
+        while wanted:
+            index = index if index is not None else self._process_index()
+            called = wanted.pop()
+            if called not in index:
+                raise ModelError(
+                    f"called process '{called}' is not defined in any model", filename=main_name
+                )
+            dep = index[called]
+            name = self._relative(dep)
+            text = dep.read_text(encoding="utf-8")
+            files[name] = text
+            tree = parse_xml(text.encode(), name)
+            trees[name] = tree
+            defined |= set(_executable_process_ids(tree))
+            wanted |= _called_elements(tree) - defined
+
+        for name, tree in trees.items():
+            check_model_code(tree, name)
+
+        parser = SpiffBpmnParser(validator=VALIDATOR)
+        try:
+            for name, tree in trees.items():
+                if name.endswith(".dmn"):
+                    parser.add_dmn_xml(tree.getroot(), filename=name)
+                else:
+                    parser.add_bpmn_xml(tree, filename=name)
+            spec = parser.get_spec(process_id)
+            subs = parser.get_subprocess_specs(process_id)
+        except ValidationException as exc:
+            raise _model_error_from(exc, trees, main_name) from exc
+        except SpiffWorkflowException as exc:
+            raise ModelError(str(exc), filename=main_name) from exc
+
+        return ParsedModel(
+            process_id=process_id,
+            title=spec.description or process_id,
+            documentation=_process_documentation(main_tree, process_id),
+            files=files,
+            sha256=files_sha256(files),
+            spec=spec,
+            subprocess_specs=subs,
+        )
+
+    def procedure_files(self) -> list[Path]:
+        """The main BPMN file of each procedure folder (the one named like its folder, or first)."""
+        mains = []
+        for folder in sorted(p for p in self.bpmn_dir.iterdir() if p.is_dir()):
+            candidates = sorted(folder.glob("*.bpmn"))
+            if not candidates:
+                continue
+            named = [c for c in candidates if c.stem == folder.name]
+            mains.append(named[0] if named else candidates[0])
+        return mains
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(
+        self, path: Path, *, actor: str = "system", now: datetime
+    ) -> tuple[LoadedDefinition, bool]:
+        """Publish the procedure in `path`; returns (definition, created). Same content: no-op."""
+        model = self.parse_file(path)
+        with self.db.write() as conn:
+            existing = conn.execute(
+                select(definition_table.c.id).where(
+                    definition_table.c.process_id == model.process_id,
+                    definition_table.c.sha256 == model.sha256,
+                )
+            ).scalar()
+            if existing is not None:
+                return self.get(existing), False
+            version = (
+                conn.execute(
+                    select(func.max(definition_table.c.version)).where(
+                        definition_table.c.process_id == model.process_id
+                    )
+                ).scalar()
+                or 0
+            ) + 1
+            spec_json = self.serializer.dumps_specs(model.spec, model.subprocess_specs)
+            new_id = conn.execute(
+                insert(definition_table).values(
+                    process_id=model.process_id,
+                    version=version,
+                    sha256=model.sha256,
+                    title=model.title,
+                    documentation=model.documentation,
+                    files=model.files,
+                    spec_json=spec_json,
+                    published_at=now,
+                    published_by=actor,
+                )
+            ).inserted_primary_key[0]
+            append_system_events(
+                conn,
+                now,
+                [
+                    PendingEvent(
+                        "definition_published",
+                        actor,
+                        data_after={
+                            "process_id": model.process_id,
+                            "version": version,
+                            "sha256": model.sha256,
+                            "files": sorted(model.files),
+                        },
+                    )
+                ],
+            )
+        loaded = LoadedDefinition(
+            id=new_id,
+            process_id=model.process_id,
+            version=version,
+            sha256=model.sha256,
+            title=model.title,
+            files=model.files,
+            spec=model.spec,
+            subprocess_specs=model.subprocess_specs,
+        )
+        with self._lock:
+            self._cache[new_id] = loaded
+            self._latest.pop(model.process_id, None)
+        return loaded, True
+
+    def publish_all(self, *, actor: str, now: datetime) -> list[tuple[LoadedDefinition, bool]]:
+        return [self.publish(p, actor=actor, now=now) for p in self.procedure_files()]
+
+    # -- reading published versions -----------------------------------------------------------
+
+    def get(self, definition_id: int) -> LoadedDefinition:
+        cached = self._cache.get(definition_id)
+        if cached is not None:
+            return cached
+        with self.db.read() as conn:
+            row = (
+                conn.execute(select(definition_table).where(definition_table.c.id == definition_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"definition {definition_id} does not exist")
+        spec, subs = self.serializer.loads_specs(row["spec_json"])
+        loaded = LoadedDefinition(
+            id=row["id"],
+            process_id=row["process_id"],
+            version=row["version"],
+            sha256=row["sha256"],
+            title=row["title"],
+            files=row["files"],
+            spec=spec,
+            subprocess_specs=subs,
+        )
+        with self._lock:
+            self._cache[definition_id] = loaded
+        return loaded
+
+    def latest_id(self, process_id: str, conn: Connection | None = None) -> int:
+        cached = self._latest.get(process_id)
+        if cached is not None:
+            return cached
+        stmt = (
+            select(definition_table.c.id)
+            .where(definition_table.c.process_id == process_id)
+            .order_by(definition_table.c.version.desc())
+            .limit(1)
+        )
+        if conn is not None:
+            found = conn.execute(stmt).scalar()
+        else:
+            with self.db.read() as c:
+                found = c.execute(stmt).scalar()
+        if found is None:
+            raise NotFound(f"procedure '{process_id}' has no published version")
+        self._latest[process_id] = found
+        return found
+
+    def forget_latest(self) -> None:
+        """Drop the latest-version cache (another process may have published)."""
+        self._latest.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        cols = definition_table.c
+        with self.db.read() as conn:
+            rows = (
+                conn.execute(
+                    select(
+                        cols.id,
+                        cols.process_id,
+                        cols.version,
+                        cols.sha256,
+                        cols.title,
+                        cols.published_at,
+                        cols.published_by,
+                    ).order_by(cols.process_id, cols.version)
+                )
+                .mappings()
+                .all()
+            )
+        return [dict(r) for r in rows]
+
+
+def _check_form(text: str, name: str) -> None:
+    try:
+        form = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(
+            f"form is not valid JSON: {exc.msg}", filename=name, line=exc.lineno
+        ) from exc
+    if not isinstance(form, dict) or not isinstance(form.get("components"), list):
+        raise ModelError("form must be a form-js schema with a 'components' list", filename=name)
+
+
+def _process_documentation(tree: etree._ElementTree, process_id: str) -> str:
+    for proc in tree.iter(f"{{{BPMN_NS}}}process"):
+        if proc.get("id") == process_id:
+            doc = proc.find(f"{{{BPMN_NS}}}documentation")
+            return (doc.text or "").strip() if doc is not None else ""
+    return ""
+
+
+def _model_error_from(
+    exc: ValidationException, trees: dict[str, etree._ElementTree], default_file: str
+) -> ModelError:
+    filename = exc.file_name or default_file
+    element_id = getattr(exc, "id", None) or None
+    line = exc.line_number if isinstance(exc.line_number, int) else None
+    tree = trees.get(filename)
+    if line is None and element_id and tree is not None:
+        found = tree.xpath("//*[@id=$eid]", eid=element_id)
+        if found:
+            line = found[0].sourceline
+    message = str(exc).split(". Error is")[0]
+    return ModelError(message, filename=filename, line=line, element_id=element_id)
+
+
+SpecLoader = Callable[[int], LoadedDefinition]

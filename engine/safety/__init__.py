@@ -1,0 +1,1 @@
+"""Safety at the edges: hardened XML parsing, whitelisted expressions, restricted scripts."""

@@ -1,0 +1,201 @@
+"""Expressions in models (gateway conditions, timers, DMN cells, payloads) on an AST whitelist.
+
+An expression may read data, compare, compute and call a short list of functions; it may not
+reach any attribute or name starting with `_`, call anything not whitelisted, define lambdas or
+use `str.format` (which walks attributes by itself). What passes the check is compiled once and
+evaluated with a tiny set of builtins, so `__import__`, `open`, `eval` are simply not there.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from types import CodeType
+from typing import Any
+
+from ..errors import ScriptFailed, UnsafeCode
+
+MAX_RANGE = 100_000
+
+
+def _capped_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise ValueError(f"range of {len(r):,} items is over the limit of {MAX_RANGE:,}")
+    return r
+
+
+SAFE_BUILTINS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "sum": sum,
+    "any": any,
+    "all": all,
+    "sorted": sorted,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "enumerate": enumerate,
+    "zip": zip,
+    "range": _capped_range,
+    "True": True,
+    "False": False,
+    "None": None,
+}
+
+SAFE_METHODS = frozenset(
+    {
+        "get",
+        "keys",
+        "values",
+        "items",
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "title",
+        "startswith",
+        "endswith",
+        "split",
+        "replace",
+        "isdigit",
+        "count",
+        "index",
+        "join",
+        "date",
+        "year",
+        "month",
+        "day",
+        "hour",
+        "minute",
+        "second",
+        "isoformat",
+        "weekday",
+    }
+)
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Store,
+    ast.Compare,
+    ast.BoolOp,
+    ast.UnaryOp,
+    ast.BinOp,
+    ast.IfExp,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.comprehension,
+    ast.Call,
+    ast.Attribute,
+    ast.keyword,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+)
+
+
+def _describe(node: ast.AST) -> str:
+    return type(node).__name__
+
+
+def check_tree(tree: ast.AST, allowed_functions: Iterable[str] = ()) -> None:
+    """Walk an expression tree; raise UnsafeCode naming the first construct not allowed."""
+    callable_names = set(SAFE_BUILTINS) | set(allowed_functions)
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise UnsafeCode(f"{_describe(node)} is not allowed in an expression")
+        if isinstance(node, ast.Name) and node.id.startswith("_"):
+            raise UnsafeCode(f"name '{node.id}' is not allowed")
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise UnsafeCode(f"attribute '{node.attr}' is not allowed")
+            if node.attr not in SAFE_METHODS:
+                raise UnsafeCode(f"attribute '{node.attr}' is not allowed in an expression")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                if func.id not in callable_names:
+                    raise UnsafeCode(f"calling '{func.id}' is not allowed")
+            elif not isinstance(func, ast.Attribute):
+                raise UnsafeCode("only named functions and whitelisted methods may be called")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
+            # strings are data, but a dunder in one is only ever a probe for an escape
+            raise UnsafeCode("strings containing '__' are not allowed in expressions")
+
+
+@lru_cache(maxsize=4096)
+def _compile(source: str, allowed: frozenset[str]) -> CodeType:
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise UnsafeCode(f"expression {source!r} is not valid: {exc.msg}") from exc
+    check_tree(tree, allowed)
+    return compile(tree, "<expression>", "eval")
+
+
+def check_expression(source: str, allowed_functions: Iterable[str] = ()) -> None:
+    _compile(source, frozenset(allowed_functions))
+
+
+def evaluate(
+    source: str,
+    names: Mapping[str, Any],
+    *,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    time_limit_s: float = 1.0,
+) -> Any:
+    """Evaluate a checked expression over `names` (the task data) and the given functions.
+
+    No tracer is needed for the time bound: without loops, lambdas or unbounded ranges an
+    expression's work is bounded by its size and the (capped) data it reads.
+    """
+    functions = functions or {}
+    code = _compile(source, frozenset(functions))
+    env: dict[str, Any] = {**names, **functions, "__builtins__": SAFE_BUILTINS}
+    try:
+        return eval(code, env)  # noqa: S307 - checked tree, restricted builtins
+    except Exception as exc:
+        raise ScriptFailed(f"expression {source.strip()!r} failed: {exc}") from exc

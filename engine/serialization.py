@@ -1,0 +1,109 @@
+"""Workflow state without its spec: specs are stored once per version, state once per case.
+
+A stock SpiffWorkflow snapshot embeds the whole spec (more than half its size). Our converter for
+`BpmnWorkflow` leaves `spec` and `subprocess_specs` out when saving and takes the cached, already
+parsed spec objects when restoring, so a restore never re-builds a spec either.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+STATE_FORMAT = "nadzor-state-1"
+
+
+class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(  # type: ignore[override]
+        self,
+        dct: dict[str, Any],
+        spec: BpmnProcessSpec,
+        subprocess_specs: dict[str, BpmnProcessSpec],
+    ) -> BpmnWorkflow:
+        dct = dict(dct)
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        from uuid import UUID
+
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _build_registry(state_only: bool) -> Any:
+    config = dict(SPIFF_CONFIG)
+    if state_only:
+        config[BpmnWorkflow] = _StateOnlyWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(
+        date,
+        lambda v: {"value": v.isoformat()},
+        lambda v: date.fromisoformat(v["value"]),
+        typename="date",
+    )
+    return registry
+
+
+class StateSerializer:
+    """Turns a running workflow into compact JSON and back, given the version's specs."""
+
+    def __init__(self) -> None:
+        self.registry = _build_registry(state_only=True)
+        self.spec_registry = _build_registry(state_only=False)
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        dct = self.registry.convert(workflow)
+        dct["format"] = STATE_FORMAT
+        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+    def loads(
+        self,
+        text: str,
+        spec: BpmnProcessSpec,
+        subprocess_specs: dict[str, BpmnProcessSpec],
+    ) -> BpmnWorkflow:
+        dct = json.loads(text)
+        dct.pop("format", None)
+        return self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+    def dumps_specs(self, spec: BpmnProcessSpec, subprocess_specs: dict[str, Any]) -> str:
+        return json.dumps(
+            {
+                "spec": self.spec_registry.convert(spec),
+                "subprocess_specs": {
+                    k: self.spec_registry.convert(v) for k, v in subprocess_specs.items()
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    def loads_specs(self, text: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        dct = json.loads(text)
+        spec = self.spec_registry.restore(dct["spec"])
+        subs = {k: self.spec_registry.restore(v) for k, v in dct["subprocess_specs"].items()}
+        return spec, subs
+
+    def convert_data(self, data: Any) -> Any:
+        """Task data as plain JSON values (dates as ISO strings) for audit rows and the API."""
+        return json.loads(json.dumps(data, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,660 @@
+"""One step = one transaction: lock the case, restore, act, run the engine, project, save.
+
+Every change to a case (start, completion, timer, message, retry) goes through `StepRunner`. The
+workflow state, the `human_task`, `timer` and `message_wait` rows and the audit events are written
+in one transaction, and the instance row's `revision` guards against a stale write. Restored
+workflows are kept in a per-process cache keyed by instance id and revision: a hit skips the
+restore, and a stale entry is never used because the revision is read from the database first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Connection, delete, insert, select, update
+
+from .clock import Clock, using_clock
+from .db import Database
+from .errors import ConflictError, EngineError, NotFound, ScriptFailed, ServiceCallFailed
+from .history import PendingEvent, case_chain, chain_events, insert_events
+from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
+from .organization import Organization
+from .repository import LoadedDefinition, Repository
+from .safety.script_engine import root_cause
+from .serialization import StateSerializer
+from .services import retry_delay
+
+instance_table = ProcessInstance.__table__
+task_table = HumanTask.__table__
+timer_table = Timer.__table__
+wait_table = MessageWait.__table__
+incident_table = Incident.__table__
+
+#: SpiffWorkflow's task iterator stops at depth 1000 without an error (~250 loop rounds).
+MAX_TREE_DEPTH = 900
+
+
+@dataclass
+class Projection:
+    """What the database knows about a case's open tasks, timers and message waits."""
+
+    ready_tasks: set[str] = field(default_factory=set)
+    timers: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (guid, kind)
+    waits: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CachedCase:
+    revision: int
+    workflow: BpmnWorkflow
+    projection: Projection
+
+
+class WorkflowCache:
+    """A small LRU of restored workflows; entries are only used when the revision matches."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self.size = size
+        self._items: OrderedDict[int, CachedCase] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, instance_id: int, revision: int) -> CachedCase | None:
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+            if entry is None or entry.revision != revision:
+                return None
+            return entry  # taken out while in use: two threads never share one workflow
+
+    def put(self, instance_id: int, entry: CachedCase) -> None:
+        with self._lock:
+            self._items[instance_id] = entry
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class SkipStep(Exception):
+    """Raised by an action when there is nothing to do after all (e.g. timer already fired)."""
+
+
+@dataclass
+class StepContext:
+    conn: Connection
+    workflow: BpmnWorkflow
+    definition: LoadedDefinition
+    instance_id: int
+    now: datetime
+    actor: str
+    office_code: str | None
+    projection: Projection
+    events: list[PendingEvent] = field(default_factory=list)
+    completed: dict[str, str] = field(default_factory=dict)  # guid -> who completed it
+    service_failures: list[tuple[Task, str]] = field(default_factory=list)
+    result: Any = None
+
+    def record(self, event_type: str, task: Task | None = None, **kw: Any) -> None:
+        self.events.append(
+            PendingEvent(
+                event_type,
+                self.actor,
+                office_code=self.office_code,
+                task_guid=str(task.id) if task is not None else None,
+                task_name=task.task_spec.bpmn_id if task is not None else None,
+                **kw,
+            )
+        )
+
+
+Action = Callable[[StepContext], None]
+
+
+class StepRunner:
+    def __init__(
+        self,
+        db: Database,
+        repository: Repository,
+        serializer: StateSerializer,
+        clock: Clock,
+        organization: Organization,
+        script_engine: Any,
+        cache: WorkflowCache,
+    ) -> None:
+        self.db = db
+        self.repository = repository
+        self.serializer = serializer
+        self.clock = clock
+        self.organization = organization
+        self.script_engine = script_engine
+        self.cache = cache
+        self._lock_rows = not db.is_sqlite
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def start(
+        self,
+        definition: LoadedDefinition,
+        data: dict[str, Any],
+        actor: str,
+        office_code: str | None,
+        business_key: str | None = None,
+    ) -> int:
+        now = self.clock.now()
+        with using_clock(self.clock):
+            workflow = BpmnWorkflow(
+                definition.spec, definition.subprocess_specs, script_engine=self.script_engine
+            )
+            start_task = workflow.get_next_task(state=TaskState.READY)
+            start_task.data.update(data)
+        try:
+            with self.db.write() as conn:
+                instance_id = conn.execute(
+                    insert(instance_table).values(
+                        definition_id=definition.id,
+                        process_id=definition.process_id,
+                        version=definition.version,
+                        status="running",
+                        revision=0,
+                        state="",
+                        business_key=business_key,
+                        summary=_summary(data),
+                        started_by=actor,
+                        office_code=self.organization.case_office(data, definition.process_id),
+                        created_at=now,
+                        updated_at=now,
+                        audit_seq=0,
+                        audit_head="",
+                    )
+                ).inserted_primary_key[0]
+                ctx = StepContext(
+                    conn, workflow, definition, instance_id, now, actor, office_code, Projection()
+                )
+                ctx.record(
+                    "instance_started",
+                    data_after={
+                        "process_id": definition.process_id,
+                        "version": definition.version,
+                        "sha256": definition.sha256,
+                        "data": self.serializer.convert_data(data),
+                    },
+                )
+                self._advance(ctx)
+                self._save(ctx, revision=0, audit_seq=0, audit_head="")
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self.cache.put(instance_id, CachedCase(1, workflow, ctx.projection))
+        return instance_id
+
+    def run(
+        self,
+        instance_id: int,
+        action: Action,
+        *,
+        actor: str,
+        office_code: str | None = None,
+        now: datetime | None = None,
+        clock: Clock | None = None,
+    ) -> StepContext:
+        clock = clock or self.clock
+        now = now or clock.now()
+        entry: CachedCase | None = None
+        try:
+            with self.db.write() as conn:
+                stmt = select(
+                    instance_table.c.definition_id,
+                    instance_table.c.revision,
+                    instance_table.c.status,
+                    instance_table.c.audit_seq,
+                    instance_table.c.audit_head,
+                ).where(instance_table.c.id == instance_id)
+                if self._lock_rows:
+                    stmt = stmt.with_for_update()
+                row = conn.execute(stmt).first()
+                if row is None:
+                    raise NotFound(f"case {instance_id} does not exist")
+                definition = self.repository.get(row.definition_id)
+                entry = self.cache.get(instance_id, row.revision)
+                if entry is None:
+                    entry = self._restore(conn, instance_id, definition)
+                ctx = StepContext(
+                    conn,
+                    entry.workflow,
+                    definition,
+                    instance_id,
+                    now,
+                    actor,
+                    office_code,
+                    entry.projection,
+                )
+                with using_clock(clock):
+                    action(ctx)
+                    self._advance(ctx)
+                self._save(ctx, row.revision, row.audit_seq, row.audit_head)
+        except SkipStep:
+            if entry is not None:
+                self.cache.put(instance_id, entry)  # untouched: still valid
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self.cache.put(instance_id, CachedCase(row.revision + 1, ctx.workflow, ctx.projection))
+        return ctx
+
+    def inspect(self, instance_id: int, reader: Callable[[BpmnWorkflow], Any]) -> Any:
+        """Read from a restored workflow without changing it (uses and refills the cache)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(instance_table.c.definition_id, instance_table.c.revision).where(
+                    instance_table.c.id == instance_id
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"case {instance_id} does not exist")
+            definition = self.repository.get(row.definition_id)
+            entry = self.cache.get(instance_id, row.revision) or self._restore(
+                conn, instance_id, definition
+            )
+        try:
+            return reader(entry.workflow)
+        finally:
+            if entry.revision == row.revision:
+                self.cache.put(instance_id, entry)
+
+    # -- inside the transaction -----------------------------------------------------------------
+
+    def _restore(
+        self, conn: Connection, instance_id: int, definition: LoadedDefinition
+    ) -> CachedCase:
+        state = conn.execute(
+            select(instance_table.c.state, instance_table.c.revision).where(
+                instance_table.c.id == instance_id
+            )
+        ).first()
+        workflow = self.serializer.loads(state.state, definition.spec, definition.subprocess_specs)
+        workflow.script_engine = self.script_engine
+        projection = Projection(
+            ready_tasks=set(
+                conn.execute(
+                    select(task_table.c.task_guid).where(
+                        task_table.c.instance_id == instance_id, task_table.c.state == "ready"
+                    )
+                ).scalars()
+            ),
+            timers={
+                (g, k): f
+                for g, k, f in conn.execute(
+                    select(
+                        timer_table.c.task_guid, timer_table.c.kind, timer_table.c.fire_at
+                    ).where(timer_table.c.instance_id == instance_id)
+                )
+            },
+            waits=set(
+                conn.execute(
+                    select(wait_table.c.name).where(wait_table.c.instance_id == instance_id)
+                ).scalars()
+            ),
+        )
+        return CachedCase(state.revision, workflow, projection)
+
+    def _advance(self, ctx: StepContext) -> None:
+        """Run engine tasks; a failing service parks its task (STARTED) and the rest goes on."""
+        workflow = ctx.workflow
+        while True:
+            try:
+                workflow.refresh_timers()
+                workflow.do_engine_steps()
+                break
+            except SpiffWorkflowException as exc:
+                cause = root_cause(exc)
+                task = getattr(exc, "task", None)
+                if isinstance(cause, ServiceCallFailed) and task is not None:
+                    task._set_state(TaskState.STARTED)
+                    ctx.service_failures.append((task, str(cause)))
+                    ctx.record("service_failed", task, data_after={"error": str(cause)})
+                    continue
+                raise
+        depth = _tree_depth(workflow)
+        if depth > MAX_TREE_DEPTH:
+            raise EngineError(
+                f"the case has looped too many times in one process (task tree {depth} levels "
+                "deep; SpiffWorkflow silently stops past 1000): the model must bound this loop "
+                "or run each round as a call activity"
+            )
+
+    def _save(self, ctx: StepContext, revision: int, audit_seq: int, audit_head: str) -> None:
+        conn, workflow, projection = ctx.conn, ctx.workflow, ctx.projection
+        self._project_tasks(ctx)
+        self._project_timers(ctx)
+        self._project_waits(ctx)
+
+        status = "completed" if workflow.is_completed() else "running"
+        if status == "completed":
+            ctx.record("instance_completed", data_after=self.serializer.convert_data(workflow.data))
+        chained = chain_events(
+            case_chain(ctx.instance_id), ctx.instance_id, audit_seq, audit_head, ctx.now, ctx.events
+        )
+        values: dict[str, Any] = {
+            "state": self.serializer.dumps(workflow),
+            "revision": revision + 1,
+            "status": status,
+            "updated_at": ctx.now,
+            "audit_seq": chained.seq,
+            "audit_head": chained.head,
+        }
+        if status == "completed":
+            values["completed_at"] = ctx.now
+        result = conn.execute(
+            update(instance_table)
+            .where(instance_table.c.id == ctx.instance_id, instance_table.c.revision == revision)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConflictError(
+                f"case {ctx.instance_id} was changed by someone else at the same time; "
+                "nothing was saved, please reload"
+            )
+        insert_events(conn, chained.rows)
+        del projection  # rows written above; the projection object now matches the database
+
+    def _project_tasks(self, ctx: StepContext) -> None:
+        conn, workflow, known = ctx.conn, ctx.workflow, ctx.projection.ready_tasks
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        new_rows = []
+        for guid, task in ready.items():
+            if guid in known:
+                continue
+            spec = task.task_spec
+            lane = getattr(spec, "lane", None)
+            assignment = self.organization.assign(lane, task.data, ctx.definition.process_id)
+            due = _deadline(task)
+            new_rows.append(
+                {
+                    "instance_id": ctx.instance_id,
+                    "task_guid": guid,
+                    "process_id": ctx.definition.process_id,
+                    "task_name": spec.bpmn_id or spec.name,
+                    "title": spec.bpmn_name or spec.bpmn_id or spec.name,
+                    "lane": lane,
+                    "role": assignment.role,
+                    "office_code": assignment.office_code,
+                    "assignee": None,
+                    "form": _form_name(spec),
+                    "created_at": ctx.now,
+                    "due_at": due,
+                    "state": "ready",
+                }
+            )
+            ctx.record(
+                "task_created",
+                task,
+                data_after={
+                    "title": spec.bpmn_name,
+                    "role": assignment.role,
+                    "office_code": assignment.office_code,
+                    "due_at": due.isoformat() if due else None,
+                },
+            )
+        if new_rows:
+            conn.execute(insert(task_table), new_rows)
+        for guid in known - ready.keys():
+            if guid in ctx.completed:
+                conn.execute(
+                    update(task_table)
+                    .where(task_table.c.task_guid == guid)
+                    .values(
+                        state="completed", completed_by=ctx.completed[guid], completed_at=ctx.now
+                    )
+                )
+                continue
+            task = workflow.get_task_from_id(UUID(guid))
+            conn.execute(
+                update(task_table)
+                .where(task_table.c.task_guid == guid)
+                .values(state="cancelled", completed_at=ctx.now)
+            )
+            ctx.record("task_cancelled", task) if task is not None else ctx.events.append(
+                PendingEvent("task_cancelled", ctx.actor, ctx.office_code, task_guid=guid)
+            )
+        ctx.projection.ready_tasks = set(ready)
+
+    def _project_timers(self, ctx: StepContext) -> None:
+        conn, workflow = ctx.conn, ctx.workflow
+        wanted: dict[tuple[str, str], tuple[datetime, str, str | None]] = {}
+        for task in workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if isinstance(definition, TimerEventDefinition) and task.state == TaskState.WAITING:
+                value = task._get_internal_data("event_value")
+                if value:
+                    fire_at = TimerEventDefinition.get_datetime(value)
+                    wanted[(str(task.id), "timer")] = (fire_at, task.task_spec.bpmn_id or "", None)
+        failures = {str(t.id): (t, err) for t, err in ctx.service_failures}
+        for task in workflow.get_tasks(state=TaskState.STARTED):
+            if not isinstance(task.task_spec, ServiceTask):
+                continue
+            guid = str(task.id)
+            if guid in failures:
+                attempts = self._attempts(conn, ctx.instance_id, guid) + 1
+                fire_at = ctx.now + retry_delay(attempts)
+                wanted[(guid, "retry")] = (fire_at, task.task_spec.bpmn_id or "", failures[guid][1])
+                self._open_incident(conn, ctx, task, failures[guid][1])
+            elif (guid, "retry") in ctx.projection.timers:
+                wanted[(guid, "retry")] = (ctx.projection.timers[(guid, "retry")], "", None)
+
+        known = ctx.projection.timers
+        for key in known.keys() - wanted.keys():
+            conn.execute(
+                delete(timer_table).where(
+                    timer_table.c.instance_id == ctx.instance_id,
+                    timer_table.c.task_guid == key[0],
+                    timer_table.c.kind == key[1],
+                )
+            )
+            if key[1] == "retry":
+                self._resolve_incidents(conn, ctx, key[0])
+        for key, (fire_at, name, error) in wanted.items():
+            if key not in known:
+                conn.execute(
+                    insert(timer_table).values(
+                        instance_id=ctx.instance_id,
+                        task_guid=key[0],
+                        kind=key[1],
+                        name=name,
+                        fire_at=fire_at,
+                        attempts=1 if error else 0,
+                        last_error=error,
+                    )
+                )
+            elif error is not None or known[key] != fire_at:
+                values: dict[str, Any] = {"fire_at": fire_at}
+                if error is not None:
+                    values.update(attempts=timer_table.c.attempts + 1, last_error=error)
+                conn.execute(
+                    update(timer_table)
+                    .where(
+                        timer_table.c.instance_id == ctx.instance_id,
+                        timer_table.c.task_guid == key[0],
+                        timer_table.c.kind == key[1],
+                    )
+                    .values(**values)
+                )
+        ctx.projection.timers = {k: v[0] for k, v in wanted.items()}
+
+    def _project_waits(self, ctx: StepContext) -> None:
+        wanted = {
+            t.task_spec.event_definition.name
+            for t in ctx.workflow.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+            and t.state == TaskState.WAITING
+        }
+        known = ctx.projection.waits
+        for name in known - wanted:
+            ctx.conn.execute(
+                delete(wait_table).where(
+                    wait_table.c.instance_id == ctx.instance_id, wait_table.c.name == name
+                )
+            )
+        if wanted - known:
+            ctx.conn.execute(
+                insert(wait_table),
+                [{"instance_id": ctx.instance_id, "name": n} for n in sorted(wanted - known)],
+            )
+        ctx.projection.waits = wanted
+
+    def _attempts(self, conn: Connection, instance_id: int, guid: str) -> int:
+        return (
+            conn.execute(
+                select(timer_table.c.attempts).where(
+                    timer_table.c.instance_id == instance_id,
+                    timer_table.c.task_guid == guid,
+                    timer_table.c.kind == "retry",
+                )
+            ).scalar()
+            or 0
+        )
+
+    def _open_incident(self, conn: Connection, ctx: StepContext, task: Task, message: str) -> None:
+        open_id = conn.execute(
+            select(incident_table.c.id).where(
+                incident_table.c.instance_id == ctx.instance_id,
+                incident_table.c.task_guid == str(task.id),
+                incident_table.c.resolved_at.is_(None),
+            )
+        ).scalar()
+        if open_id is None:
+            conn.execute(
+                insert(incident_table).values(
+                    instance_id=ctx.instance_id,
+                    task_guid=str(task.id),
+                    task_name=task.task_spec.bpmn_id,
+                    kind="service",
+                    message=message,
+                    created_at=ctx.now,
+                )
+            )
+        else:
+            conn.execute(
+                update(incident_table).where(incident_table.c.id == open_id).values(message=message)
+            )
+
+    def _resolve_incidents(self, conn: Connection, ctx: StepContext, guid: str) -> None:
+        conn.execute(
+            update(incident_table)
+            .where(
+                incident_table.c.instance_id == ctx.instance_id,
+                incident_table.c.task_guid == guid,
+                incident_table.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=ctx.now)
+        )
+        ctx.events.append(
+            PendingEvent("service_completed", ctx.actor, ctx.office_code, task_guid=guid)
+        )
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, EngineError | SkipStep):
+            return exc
+        cause = root_cause(exc)
+        if isinstance(cause, EngineError):
+            return cause
+        if isinstance(exc, SpiffWorkflowException):
+            task = getattr(exc, "task", None)
+            where = f" in task '{task.task_spec.bpmn_id}'" if task is not None else ""
+            return ScriptFailed(f"the model failed{where}: {cause}")
+        return exc
+
+
+def record_incident(
+    db: Database,
+    instance_id: int | None,
+    kind: str,
+    message: str,
+    now: datetime,
+    task_guid: str | None = None,
+    task_name: str | None = None,
+) -> None:
+    """Record a failure in its own transaction, after the failed step was rolled back."""
+    with db.write() as conn:
+        conn.execute(
+            insert(incident_table).values(
+                instance_id=instance_id,
+                task_guid=task_guid,
+                task_name=task_name,
+                kind=kind,
+                message=message,
+                created_at=now,
+            )
+        )
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    """Start data that queues may filter on: short scalar values only."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 300):
+            out[key] = value
+    return out
+
+
+def _form_name(spec: Any) -> str | None:
+    props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    return props.get("formJsonSchemaFilename") or props.get("form")
+
+
+def _deadline(task: Task) -> datetime | None:
+    """The user task's due instant, from its boundary timers.
+
+    The timer named by the task's `deadline` property wins; otherwise the earliest interrupting
+    timer (the legal deadline), otherwise the earliest timer of any kind (e.g. a reminder).
+    """
+    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
+    preferred = props.get("deadline")
+    if task.parent is None:
+        return None
+    interrupting: list[datetime] = []
+    others: list[datetime] = []
+    for sibling in task.parent.children:
+        spec = sibling.task_spec
+        if not (
+            isinstance(spec, BoundaryEvent)
+            and isinstance(spec.event_definition, TimerEventDefinition)
+            and sibling.state == TaskState.WAITING
+        ):
+            continue
+        value = sibling._get_internal_data("event_value")
+        if not value:
+            continue
+        instant = TimerEventDefinition.get_datetime(value)
+        if preferred and spec.bpmn_id == preferred:
+            return instant
+        (interrupting if spec.cancel_activity else others).append(instant)
+    if interrupting:
+        return min(interrupting)
+    return min(others) if others else None
+
+
+def _tree_depth(workflow: BpmnWorkflow) -> int:
+    """Deepest open task; only walked when the tree is big enough to be near the limit."""
+    if len(workflow.tasks) < MAX_TREE_DEPTH:
+        return 0
+    depth = 0
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=10**6):
+        depth = max(depth, task.depth)
+    return depth

@@ -1,0 +1,301 @@
+"""Task service: queues from the `human_task` index, and claim / unclaim / delegate / complete.
+
+Listing never restores a workflow. Claim, unclaim and delegate change only the task row and the
+case's history (under the case's lock); completing is a full engine step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Connection, Select, func, select, update
+
+from .errors import ConflictError, InvalidOperation, NotFound
+from .history import PendingEvent, case_chain, chain_events, insert_events
+from .models import HumanTask, ProcessInstance
+from .step import StepContext
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+task_table = HumanTask.__table__
+instance_table = ProcessInstance.__table__
+
+
+@dataclass
+class TaskView:
+    id: int
+    instance_id: int
+    task_guid: str
+    process_id: str
+    task_name: str
+    title: str
+    lane: str | None
+    role: str | None
+    office_code: str | None
+    assignee: str | None
+    form: str | None
+    created_at: datetime
+    due_at: datetime | None
+    state: str
+    completed_by: str | None
+    completed_at: datetime | None
+
+
+@dataclass
+class TaskQuery:
+    """Filters for a queue; every field narrows the result."""
+
+    state: str | None = "ready"
+    assignee: str | None = None
+    unassigned: bool = False
+    offices: Sequence[str] | None = None
+    roles: Sequence[str] | None = None
+    process_id: str | None = None
+    instance_id: int | None = None
+    due_before: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class TaskService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- queues -------------------------------------------------------------------------------
+
+    def _select(self, query: TaskQuery) -> Select[Any]:
+        c = task_table.c
+        stmt = select(task_table)
+        if query.state:
+            stmt = stmt.where(c.state == query.state)
+        if query.assignee:
+            stmt = stmt.where(c.assignee == query.assignee)
+        if query.unassigned:
+            stmt = stmt.where(c.assignee.is_(None))
+        if query.offices is not None:
+            stmt = stmt.where(c.office_code.in_(list(query.offices)))
+        if query.roles is not None:
+            stmt = stmt.where(c.role.in_(list(query.roles)))
+        if query.process_id:
+            stmt = stmt.where(c.process_id == query.process_id)
+        if query.instance_id:
+            stmt = stmt.where(c.instance_id == query.instance_id)
+        if query.due_before:
+            stmt = stmt.where(c.due_at <= query.due_before)
+        return stmt
+
+    def list(self, query: TaskQuery) -> list[TaskView]:
+        c = task_table.c
+        stmt = (
+            self._select(query)
+            .order_by(c.due_at.is_(None), c.due_at, c.id)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        with self.engine.db.read() as conn:
+            return [TaskView(**row) for row in conn.execute(stmt).mappings()]
+
+    def count(self, query: TaskQuery) -> int:
+        stmt = select(func.count()).select_from(self._select(query).subquery())
+        with self.engine.db.read() as conn:
+            return conn.execute(stmt).scalar_one()
+
+    def get(self, task_guid: str) -> TaskView:
+        with self.engine.db.read() as conn:
+            row = (
+                conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"task {task_guid} does not exist")
+        return TaskView(**row)
+
+    # -- assignment ---------------------------------------------------------------------------
+
+    def claim(self, task_guid: str, *, actor: str, office_code: str | None = None) -> TaskView:
+        def change(task: TaskView) -> tuple[dict[str, Any], str, dict[str, Any]]:
+            if task.assignee == actor:
+                return {}, "", {}
+            if task.assignee is not None:
+                raise ConflictError(
+                    f"task '{task.title}' is already claimed by {task.assignee}",
+                    task_id=task_guid,
+                    by=task.assignee,
+                )
+            return {"assignee": actor}, "task_claimed", {"assignee": actor}
+
+        return self._assign(task_guid, change, actor, office_code)
+
+    def unclaim(self, task_guid: str, *, actor: str, office_code: str | None = None) -> TaskView:
+        def change(task: TaskView) -> tuple[dict[str, Any], str, dict[str, Any]]:
+            if task.assignee is None:
+                return {}, "", {}
+            return {"assignee": None}, "task_unclaimed", {"assignee": None}
+
+        return self._assign(task_guid, change, actor, office_code)
+
+    def delegate(
+        self, task_guid: str, to: str, *, actor: str, office_code: str | None = None
+    ) -> TaskView:
+        def change(task: TaskView) -> tuple[dict[str, Any], str, dict[str, Any]]:
+            return {"assignee": to}, "task_delegated", {"assignee": to}
+
+        return self._assign(task_guid, change, actor, office_code)
+
+    def _assign(self, task_guid: str, change: Any, actor: str, office_code: str | None) -> TaskView:
+        db = self.engine.db
+        now = self.engine.clock.now()
+        with db.write() as conn:
+            task = self._locked_ready_task(conn, task_guid)
+            values, event_type, after = change(task)
+            if not values:
+                return task
+            conn.execute(
+                update(task_table).where(task_table.c.task_guid == task_guid).values(**values)
+            )
+            self._append_case_event(
+                conn,
+                task.instance_id,
+                now,
+                PendingEvent(
+                    event_type,
+                    actor,
+                    office_code,
+                    task_guid=task_guid,
+                    task_name=task.task_name,
+                    data_before={"assignee": task.assignee},
+                    data_after=after,
+                ),
+            )
+        return self.get(task_guid)
+
+    def _locked_ready_task(self, conn: Connection, task_guid: str) -> TaskView:
+        row = (
+            conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"task {task_guid} does not exist")
+        lock = select(instance_table.c.id).where(instance_table.c.id == row["instance_id"])
+        if conn.dialect.name == "postgresql":
+            conn.execute(lock.with_for_update())
+            row = (
+                conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
+                .mappings()
+                .first()
+            )
+        task = TaskView(**row)
+        _require_ready(task)
+        return task
+
+    def _append_case_event(
+        self, conn: Connection, instance_id: int, now: datetime, event: PendingEvent
+    ) -> None:
+        seq, head = conn.execute(
+            select(instance_table.c.audit_seq, instance_table.c.audit_head).where(
+                instance_table.c.id == instance_id
+            )
+        ).one()
+        chained = chain_events(case_chain(instance_id), instance_id, seq, head, now, [event])
+        insert_events(conn, chained.rows)
+        conn.execute(
+            update(instance_table)
+            .where(instance_table.c.id == instance_id)
+            .values(audit_seq=chained.seq, audit_head=chained.head)
+        )
+
+    # -- completion ---------------------------------------------------------------------------
+
+    def complete(
+        self,
+        task_guid: str,
+        data: dict[str, Any],
+        *,
+        actor: str,
+        office_code: str | None = None,
+    ) -> StepContext:
+        """Complete a ready task with the submitted data, then run the case on."""
+        task_view = self.get(task_guid)
+        _require_ready(task_view)
+        if task_view.assignee is not None and task_view.assignee != actor:
+            raise ConflictError(
+                f"task '{task_view.title}' is claimed by {task_view.assignee}; "
+                "ask them or a head of office to hand it over",
+                task_id=task_guid,
+                by=task_view.assignee,
+            )
+
+        def act(ctx: StepContext) -> None:
+            if task_guid not in ctx.projection.ready_tasks:
+                raise self._already_done(ctx.conn, task_guid)
+            task = ctx.workflow.get_task_from_id(UUID(task_guid))
+            if task is None or task.state != TaskState.READY:
+                raise self._already_done(ctx.conn, task_guid)
+            before = {k: task.data.get(k) for k in data if task.data.get(k) != data[k]}
+            after = {k: data[k] for k in before}
+            task.set_data(**data)
+            task.run()
+            ctx.completed[task_guid] = actor
+            conv = self.engine.serializer.convert_data
+            ctx.record(
+                "task_completed",
+                task,
+                data_before=conv(before) if before else None,
+                data_after=conv(after) if after else None,
+            )
+
+        try:
+            return self.engine.run_step(
+                task_view.instance_id, act, actor=actor, office_code=office_code
+            )
+        except ConflictError as exc:
+            if exc.by is None:
+                with self.engine.db.read() as conn:
+                    raise self._already_done(conn, task_guid) from exc
+            raise
+
+    def _already_done(self, conn: Connection, task_guid: str) -> ConflictError:
+        row = conn.execute(
+            select(
+                task_table.c.title,
+                task_table.c.state,
+                task_table.c.completed_by,
+                task_table.c.completed_at,
+            ).where(task_table.c.task_guid == task_guid)
+        ).first()
+        if row is None or row.state == "ready":
+            return ConflictError(
+                "the case changed while you were working on it; nothing was saved, please reload",
+                task_id=task_guid,
+            )
+        if row.state == "completed":
+            return ConflictError(
+                f"task '{row.title}' was already completed by {row.completed_by}; "
+                "your submission was not saved",
+                task_id=task_guid,
+                by=row.completed_by,
+            )
+        return ConflictError(
+            f"task '{row.title}' is no longer open ({row.state}); your submission was not saved",
+            task_id=task_guid,
+            by=row.completed_by,
+        )
+
+
+def _require_ready(task: TaskView) -> None:
+    if task.state == "completed":
+        raise ConflictError(
+            f"task '{task.title}' was already completed by {task.completed_by}",
+            task_id=task.task_guid,
+            by=task.completed_by,
+        )
+    if task.state != "ready":
+        raise InvalidOperation(f"task '{task.title}' is no longer open ({task.state})")

@@ -1,0 +1,1 @@
+"""The Flask web application and the nadzor command line."""

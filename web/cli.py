@@ -1,0 +1,273 @@
+"""The `nadzor` command: database, definitions, timers, worker, audit, server, benchmarks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.config import load_settings
+from engine.errors import EngineError, ModelError
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _parse_instant(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"'{value}' is not an ISO instant, e.g. 2026-11-25T10:00:00+05:00"
+        ) from exc
+    if instant.tzinfo is None:
+        raise click.BadParameter("give the instant with its offset, e.g. +05:00 or Z")
+    return instant.astimezone(UTC)
+
+
+def _engine() -> Any:
+    from workflows.runtime import build_engine
+
+    return build_engine(load_settings())
+
+
+@click.group()
+def main() -> None:
+    """Nadzor: BPMN orchestration of supervisory procedures."""
+
+
+# -- database ------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="heads", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to NADZOR_DATABASE_URL."""
+    from workflows.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {revision}: {_safe_url(settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@main.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True)
+def seed_demo(as_json: bool) -> None:
+    """Publish the procedures and load the demo cases (running it twice changes nothing)."""
+    from workflows.demo import seed
+
+    report = seed(_engine())
+    if as_json:
+        _echo_json(report)
+    else:
+        for line in report.get("lines", []):
+            click.echo(line)
+
+
+# -- definitions ---------------------------------------------------------------------------------
+
+
+@main.group()
+def definitions() -> None:
+    """Published procedure versions."""
+
+
+@definitions.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def definitions_list(as_json: bool) -> None:
+    rows = _engine().repository.list()
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['process_id']:<28} v{r['version']:<3} {r['sha256'][:12]}  {r['title']}")
+
+
+@definitions.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def definitions_validate(file: Path, as_json: bool) -> None:
+    """Check a model without publishing it; exit 1 with the reason when it is unusable."""
+    try:
+        model = _engine().repository.parse_file(file)
+    except ModelError as exc:
+        _fail(as_json, exc, filename=exc.filename, line=exc.line, element_id=exc.element_id)
+        return
+    result = {
+        "ok": True,
+        "process_id": model.process_id,
+        "sha256": model.sha256,
+        "files": sorted(model.files),
+    }
+    _echo_json(result) if as_json else click.echo(
+        f"ok: {model.process_id} ({len(model.files)} files)"
+    )
+
+
+@definitions.command("publish")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def definitions_publish(file: Path, actor: str, as_json: bool) -> None:
+    """Publish a model as a new immutable version (same content: nothing new)."""
+    engine = _engine()
+    try:
+        loaded, created = engine.repository.publish(file, actor=actor, now=engine.clock.now())
+    except ModelError as exc:
+        _fail(as_json, exc, filename=exc.filename, line=exc.line, element_id=exc.element_id)
+        return
+    result = {
+        "process_id": loaded.process_id,
+        "version": loaded.version,
+        "sha256": loaded.sha256,
+        "created": created,
+    }
+    if as_json:
+        _echo_json(result)
+    else:
+        state = "published" if created else "unchanged, already"
+        click.echo(f"{state} {loaded.process_id} v{loaded.version} ({loaded.sha256[:12]})")
+
+
+def _fail(as_json: bool, exc: Exception, **details: Any) -> None:
+    if as_json:
+        _echo_json({"ok": False, "error": str(exc), **{k: v for k, v in details.items() if v}})
+    else:
+        click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+# -- timers, worker, audit -----------------------------------------------------------------------
+
+
+@main.group()
+def timers() -> None:
+    """Timer events and retries."""
+
+
+@timers.command("fire")
+@click.option("--now", "now_text", required=True, help="ISO instant with offset")
+def timers_fire(now_text: str) -> None:
+    """Fire everything due as of --now once; prints {"fired": N}."""
+    fired = _engine().management.fire_due(_parse_instant(now_text))
+    _echo_json({"fired": fired})
+
+
+@main.command()
+@click.option("--interval", default=1.0, show_default=True, help="seconds between polls")
+@click.option("--once", is_flag=True, help="one poll, then exit")
+def worker(interval: float, once: bool) -> None:
+    """Fire due timers and retry failed service tasks, in a loop."""
+    from engine.worker import Worker
+
+    Worker(_engine(), interval=interval).run(once=once)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident history."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Recompute every chain and checkpoint; exit 1 naming the first broken row."""
+    result = _engine().verify_history()
+    if as_json:
+        _echo_json(result)
+    elif result["ok"]:
+        click.echo(f"ok: {result['events']} events verified")
+    else:
+        click.echo(f"BROKEN: {result}", err=True)
+    sys.exit(0 if result["ok"] else 1)
+
+
+@audit.command("checkpoint")
+@click.option("--json", "as_json", is_flag=True)
+def audit_checkpoint(as_json: bool) -> None:
+    """Record a checkpoint over all chain heads now (the worker does this periodically)."""
+    result = _engine().management.checkpoint()
+    _echo_json(result) if as_json else click.echo(f"checkpoint over {result['chains']} chains")
+
+
+# -- server --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="do not run the timer worker in this process")
+def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
+    """Serve the web app with waitress (and, on the embedded default, the timer worker)."""
+    from waitress import serve as waitress_serve
+
+    from engine.worker import Worker
+    from web.app import create_app
+
+    app = create_app()
+    engine = app.extensions["nadzor.engine"]
+    if not no_worker:
+        Worker(engine).start_background()
+        click.echo("timer worker running in this process")
+    click.echo(f"Nadzor on http://{host}:{port}")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="nadzor")
+
+
+# -- benchmarks ----------------------------------------------------------------------------------
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print their figures as JSON."""
+
+
+@bench.command("engine")
+@click.option("-n", "--instances", default=1000, show_default=True, type=int)
+@click.option(
+    "--scale-instances",
+    default=50000,
+    show_default=True,
+    type=int,
+    help="stored instances for the step-cost-vs-size check (0 to skip)",
+)
+@click.option("--json", "as_json", is_flag=True)
+def bench_engine(instances: int, scale_instances: int, as_json: bool) -> None:
+    """Library in memory vs stock round trip vs our persisted step (one workload)."""
+    from engine.bench import run_engine_bench
+
+    result = run_engine_bench(instances, scale_instances=scale_instances)
+    if as_json:
+        _echo_json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>28}: {value}")
+
+
+def run() -> None:
+    try:
+        main()
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

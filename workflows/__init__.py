@@ -1,0 +1,1 @@
+"""The domain: organization, procedures catalogue, service-task handlers, demo data."""

@@ -1,0 +1,75 @@
+"""Domain tables: the offices tree, supervised institutions, users, the local pre-trial register.
+
+They live in the engine's metadata only through migrations of their own
+(`workflows/migrations`), so the engine itself knows nothing about prosecutors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UTCDateTime = DateTime(timezone=True)
+
+
+class DomainBase(DeclarativeBase):
+    pass
+
+
+class Office(DomainBase):
+    """GP at the root; regional and equated offices; district and equated offices."""
+
+    __tablename__ = "office"
+
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # translations by locale
+    level: Mapped[str] = mapped_column(String(20))  # gp | regional | district
+    kind: Mapped[str] = mapped_column(
+        String(30), default="territorial"
+    )  # territorial | military | city
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("office.code"))
+
+
+class Institution(DomainBase):
+    """A supervised institution on one district office's territory."""
+
+    __tablename__ = "institution"
+
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(String(30))  # colony | sizo | guardhouse | ...
+    district_office_code: Mapped[str] = mapped_column(ForeignKey("office.code"))
+    remote: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserAccount(DomainBase):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    office_code: Mapped[str] = mapped_column(ForeignKey("office.code"))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    locale: Mapped[str] = mapped_column(String(5), default="ru")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PretrialRegistration(DomainBase):
+    """The built-in local pre-trial register (ERDR stand-in): one number per case, idempotent."""
+
+    __tablename__ = "pretrial_registration"
+    __table_args__ = (UniqueConstraint("case_ref", name="uq_pretrial_case"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(50), unique=True)
+    case_ref: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)

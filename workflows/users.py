@@ -1,0 +1,162 @@
+"""Users of the system: accounts, roles, password hashes and API tokens.
+
+Passwords are hashed with scrypt (werkzeug). API tokens are random; only their SHA-256 is
+stored, so a token is shown once, when issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.db import Database
+from engine.errors import NotFound
+
+from .models import Office, UserAccount
+
+users_table = UserAccount.__table__
+office_table = Office.__table__
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    login: str
+    name: str
+    office_code: str
+    office_level: str
+    roles: tuple[str, ...]
+    locale: str
+    active: bool
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserDirectory:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _select(self):  # type: ignore[no-untyped-def]
+        u, o = users_table.c, office_table.c
+        return select(
+            u.id,
+            u.login,
+            u.name,
+            u.office_code,
+            o.level.label("office_level"),
+            u.roles,
+            u.locale,
+            u.active,
+        ).join(office_table, o.code == u.office_code)
+
+    @staticmethod
+    def _user(row) -> User:  # type: ignore[no-untyped-def]
+        return User(
+            row.id,
+            row.login,
+            row.name,
+            row.office_code,
+            row.office_level,
+            tuple(row.roles or ()),
+            row.locale,
+            row.active,
+        )
+
+    def list(self) -> list[User]:
+        with self.db.read() as conn:
+            return [
+                self._user(r) for r in conn.execute(self._select().order_by(users_table.c.login))
+            ]
+
+    def get(self, login: str) -> User:
+        with self.db.read() as conn:
+            row = conn.execute(self._select().where(users_table.c.login == login)).first()
+        if row is None:
+            raise NotFound(f"user '{login}' does not exist")
+        return self._user(row)
+
+    def by_id(self, user_id: int) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(self._select().where(users_table.c.id == user_id)).first()
+        return self._user(row) if row else None
+
+    def authenticate(self, login: str, password: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(users_table.c.password_hash, users_table.c.active).where(
+                    users_table.c.login == login
+                )
+            ).first()
+        if row is None or not row.active or not check_password_hash(row.password_hash, password):
+            return None
+        return self.get(login)
+
+    def by_token(self, token: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                self._select().where(users_table.c.token_hash == token_digest(token))
+            ).first()
+        return self._user(row) if row and row.active else None
+
+    def issue_token(self, login: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(users_table)
+                .where(users_table.c.login == login)
+                .values(token_hash=token_digest(token))
+            )
+        if result.rowcount != 1:
+            raise NotFound(f"user '{login}' does not exist")
+        return token
+
+    def upsert(
+        self,
+        *,
+        login: str,
+        name: str,
+        office_code: str,
+        roles: list[str],
+        password_hash: str,
+        now: datetime,
+    ) -> bool:
+        """Create the user if missing; returns True when created (existing users are kept)."""
+        with self.db.write() as conn:
+            exists = conn.execute(
+                select(users_table.c.id).where(users_table.c.login == login)
+            ).scalar()
+            if exists is not None:
+                return False
+            conn.execute(
+                insert(users_table).values(
+                    login=login,
+                    name=name,
+                    office_code=office_code,
+                    roles=roles,
+                    password_hash=password_hash,
+                    locale="ru",
+                    active=True,
+                    created_at=now,
+                )
+            )
+        return True
+
+    def set_locale(self, user_id: int, locale: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(users_table).where(users_table.c.id == user_id).values(locale=locale)
+            )
