@@ -85,20 +85,29 @@ class Engine:
 
     def run_step(
         self,
-        instance_id: int,
+        instance_id: int | None,
         action: Action,
         *,
         actor: str,
         office_code: str | None = None,
         now: datetime | None = None,
         clock: Clock | None = None,
+        task_guid: str | None = None,
     ) -> StepContext:
         """Run one step; a model failure is rolled back whole and recorded as an incident."""
         try:
             return self.steps.run(
-                instance_id, action, actor=actor, office_code=office_code, now=now, clock=clock
+                instance_id,
+                action,
+                actor=actor,
+                office_code=office_code,
+                now=now,
+                clock=clock,
+                task_guid=task_guid,
             )
         except (ScriptFailed, UnsafeCode) as exc:
+            if instance_id is None and task_guid is not None:
+                instance_id = self.tasks.get(task_guid).instance_id
             record_incident(self.db, instance_id, "script", str(exc), now or self.clock.now())
             raise
 

@@ -11,11 +11,13 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 STATE_FORMAT = "nadzor-state-1"
 
@@ -45,10 +47,31 @@ class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _MemoTaskConverter(TaskConverter):
+    """Finished tasks do not change: their dicts are kept on the workflow between saves.
+
+    The key holds everything the dict is made of that can still move for a finished task
+    (state, the instant of its last change, its children), so a changed task is converted anew.
+    """
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        if not task.state & TaskState.FINISHED_MASK:
+            return super().to_dict(task)
+        memo = task.workflow.__dict__.setdefault("_nadzor_task_memo", {})
+        key = (task.state, task.last_state_change, tuple(task._children))
+        hit = memo.get(task.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        dct = super().to_dict(task)
+        memo[task.id] = (key, dct)
+        return dct
+
+
 def _build_registry(state_only: bool) -> Any:
     config = dict(SPIFF_CONFIG)
     if state_only:
         config[BpmnWorkflow] = _StateOnlyWorkflowConverter
+        config[Task] = _MemoTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(
         date,

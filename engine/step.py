@@ -25,12 +25,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from . import statements as sql
 from .clock import Clock, using_clock
 from .db import Database
 from .errors import ConflictError, EngineError, NotFound, ScriptFailed, ServiceCallFailed
-from .history import PendingEvent, case_chain, chain_events, insert_events
+from .history import PendingEvent, case_chain, chain_events
 from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
 from .organization import Organization
 from .repository import LoadedDefinition, Repository
@@ -108,6 +109,7 @@ class StepContext:
     events: list[PendingEvent] = field(default_factory=list)
     completed: dict[str, str] = field(default_factory=dict)  # guid -> who completed it
     service_failures: list[tuple[Task, str]] = field(default_factory=list)
+    task_row: Any = None  # the human_task row the step was asked for, if any
     result: Any = None
 
     def record(self, event_type: str, task: Task | None = None, **kw: Any) -> None:
@@ -165,8 +167,9 @@ class StepRunner:
             start_task.data.update(data)
         try:
             with self.db.write() as conn:
-                instance_id = conn.execute(
-                    insert(instance_table).values(
+                instance_id = sql.INSERT_INSTANCE.first(
+                    conn,
+                    dict(
                         definition_id=definition.id,
                         process_id=definition.process_id,
                         version=definition.version,
@@ -181,8 +184,8 @@ class StepRunner:
                         updated_at=now,
                         audit_seq=0,
                         audit_head="",
-                    )
-                ).inserted_primary_key[0]
+                    ),
+                ).id
                 ctx = StepContext(
                     conn, workflow, definition, instance_id, now, actor, office_code, Projection()
                 )
@@ -204,31 +207,33 @@ class StepRunner:
 
     def run(
         self,
-        instance_id: int,
+        instance_id: int | None,
         action: Action,
         *,
         actor: str,
         office_code: str | None = None,
         now: datetime | None = None,
         clock: Clock | None = None,
+        task_guid: str | None = None,
     ) -> StepContext:
+        """Run `action` as one step on the case (or on the case of the task `task_guid`)."""
         clock = clock or self.clock
         now = now or clock.now()
         entry: CachedCase | None = None
         try:
             with self.db.write() as conn:
-                stmt = select(
-                    instance_table.c.definition_id,
-                    instance_table.c.revision,
-                    instance_table.c.status,
-                    instance_table.c.audit_seq,
-                    instance_table.c.audit_head,
-                ).where(instance_table.c.id == instance_id)
-                if self._lock_rows:
-                    stmt = stmt.with_for_update()
-                row = conn.execute(stmt).first()
+                task_row = None
+                if task_guid is not None:
+                    task_row = sql.TASK_BY_GUID.first(conn, {"b_guid": task_guid})
+                    if task_row is None:
+                        raise NotFound(f"task {task_guid} does not exist")
+                    instance_id = task_row.instance_id
+                head = sql.INSTANCE_HEAD_LOCKED if self._lock_rows else sql.INSTANCE_HEAD
+                row = head.first(conn, {"b_id": instance_id})
                 if row is None:
                     raise NotFound(f"case {instance_id} does not exist")
+                if task_guid is not None and self._lock_rows:  # re-read under the case lock
+                    task_row = sql.TASK_BY_GUID.first(conn, {"b_guid": task_guid})
                 definition = self.repository.get(row.definition_id)
                 entry = self.cache.get(instance_id, row.revision)
                 if entry is None:
@@ -242,6 +247,7 @@ class StepRunner:
                     actor,
                     office_code,
                     entry.projection,
+                    task_row=task_row,
                 )
                 with using_clock(clock):
                     action(ctx)
@@ -253,7 +259,7 @@ class StepRunner:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
-        self.cache.put(instance_id, CachedCase(row.revision + 1, ctx.workflow, ctx.projection))
+        self.cache.put(ctx.instance_id, CachedCase(row.revision + 1, ctx.workflow, ctx.projection))
         return ctx
 
     def inspect(self, instance_id: int, reader: Callable[[BpmnWorkflow], Any]) -> Any:
@@ -338,9 +344,16 @@ class StepRunner:
             )
 
     def _save(self, ctx: StepContext, revision: int, audit_seq: int, audit_head: str) -> None:
-        conn, workflow, projection = ctx.conn, ctx.workflow, ctx.projection
-        self._project_tasks(ctx)
-        self._project_timers(ctx)
+        conn, workflow = ctx.conn, ctx.workflow
+        ready: dict[str, Task] = {}
+        started: list[Task] = []
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+            if task.state == TaskState.STARTED:
+                started.append(task)
+            elif task.task_spec.manual:
+                ready[str(task.id)] = task
+        self._project_tasks(ctx, ready)
+        self._project_timers(ctx, started)
         self._project_waits(ctx)
 
         status = "completed" if workflow.is_completed() else "running"
@@ -349,32 +362,30 @@ class StepRunner:
         chained = chain_events(
             case_chain(ctx.instance_id), ctx.instance_id, audit_seq, audit_head, ctx.now, ctx.events
         )
-        values: dict[str, Any] = {
-            "state": self.serializer.dumps(workflow),
-            "revision": revision + 1,
-            "status": status,
-            "updated_at": ctx.now,
-            "audit_seq": chained.seq,
-            "audit_head": chained.head,
-        }
-        if status == "completed":
-            values["completed_at"] = ctx.now
-        result = conn.execute(
-            update(instance_table)
-            .where(instance_table.c.id == ctx.instance_id, instance_table.c.revision == revision)
-            .values(**values)
+        saved = sql.SAVE_INSTANCE.rowcount(
+            conn,
+            {
+                "b_id": ctx.instance_id,
+                "b_expected": revision,
+                "b_state": self.serializer.dumps(workflow),
+                "b_revision": revision + 1,
+                "b_status": status,
+                "b_now": ctx.now,
+                "b_completed_at": ctx.now if status == "completed" else None,
+                "b_seq": chained.seq,
+                "b_head": chained.head,
+            },
         )
-        if result.rowcount != 1:
+        if saved != 1:
             raise ConflictError(
                 f"case {ctx.instance_id} was changed by someone else at the same time; "
                 "nothing was saved, please reload"
             )
-        insert_events(conn, chained.rows)
-        del projection  # rows written above; the projection object now matches the database
+        if chained.rows:
+            sql.INSERT_EVENTS.many(conn, chained.rows)
 
-    def _project_tasks(self, ctx: StepContext) -> None:
+    def _project_tasks(self, ctx: StepContext, ready: dict[str, Task]) -> None:
         conn, workflow, known = ctx.conn, ctx.workflow, ctx.projection.ready_tasks
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         new_rows = []
         for guid, task in ready.items():
             if guid in known:
@@ -411,29 +422,29 @@ class StepRunner:
                 },
             )
         if new_rows:
-            conn.execute(insert(task_table), new_rows)
+            sql.INSERT_TASKS.many(conn, new_rows)
         for guid in known - ready.keys():
-            if guid in ctx.completed:
-                conn.execute(
-                    update(task_table)
-                    .where(task_table.c.task_guid == guid)
-                    .values(
-                        state="completed", completed_by=ctx.completed[guid], completed_at=ctx.now
+            completed_by = ctx.completed.get(guid)
+            sql.FINISH_TASK.execute(
+                conn,
+                {
+                    "b_guid": guid,
+                    "b_state": "completed" if completed_by else "cancelled",
+                    "b_by": completed_by,
+                    "b_at": ctx.now,
+                },
+            )
+            if completed_by is None:
+                task = workflow.get_task_from_id(UUID(guid))
+                if task is not None:
+                    ctx.record("task_cancelled", task)
+                else:
+                    ctx.events.append(
+                        PendingEvent("task_cancelled", ctx.actor, ctx.office_code, task_guid=guid)
                     )
-                )
-                continue
-            task = workflow.get_task_from_id(UUID(guid))
-            conn.execute(
-                update(task_table)
-                .where(task_table.c.task_guid == guid)
-                .values(state="cancelled", completed_at=ctx.now)
-            )
-            ctx.record("task_cancelled", task) if task is not None else ctx.events.append(
-                PendingEvent("task_cancelled", ctx.actor, ctx.office_code, task_guid=guid)
-            )
         ctx.projection.ready_tasks = set(ready)
 
-    def _project_timers(self, ctx: StepContext) -> None:
+    def _project_timers(self, ctx: StepContext, started: list[Task]) -> None:
         conn, workflow = ctx.conn, ctx.workflow
         wanted: dict[tuple[str, str], tuple[datetime, str, str | None]] = {}
         for task in workflow.event_manager.tasks.values():
@@ -443,47 +454,41 @@ class StepRunner:
                 if value:
                     fire_at = TimerEventDefinition.get_datetime(value)
                     wanted[(str(task.id), "timer")] = (fire_at, task.task_spec.bpmn_id or "", None)
-        failures = {str(t.id): (t, err) for t, err in ctx.service_failures}
-        for task in workflow.get_tasks(state=TaskState.STARTED):
+        failures = {str(t.id): err for t, err in ctx.service_failures}
+        for task in started:
             if not isinstance(task.task_spec, ServiceTask):
                 continue
             guid = str(task.id)
             if guid in failures:
                 attempts = self._attempts(conn, ctx.instance_id, guid) + 1
                 fire_at = ctx.now + retry_delay(attempts)
-                wanted[(guid, "retry")] = (fire_at, task.task_spec.bpmn_id or "", failures[guid][1])
-                self._open_incident(conn, ctx, task, failures[guid][1])
+                wanted[(guid, "retry")] = (fire_at, task.task_spec.bpmn_id or "", failures[guid])
+                self._open_incident(conn, ctx, task, failures[guid])
             elif (guid, "retry") in ctx.projection.timers:
                 wanted[(guid, "retry")] = (ctx.projection.timers[(guid, "retry")], "", None)
 
         known = ctx.projection.timers
         for key in known.keys() - wanted.keys():
-            conn.execute(
-                delete(timer_table).where(
-                    timer_table.c.instance_id == ctx.instance_id,
-                    timer_table.c.task_guid == key[0],
-                    timer_table.c.kind == key[1],
-                )
+            sql.DELETE_TIMER.execute(
+                conn, {"b_id": ctx.instance_id, "b_guid": key[0], "b_kind": key[1]}
             )
             if key[1] == "retry":
                 self._resolve_incidents(conn, ctx, key[0])
         for key, (fire_at, name, error) in wanted.items():
             if key not in known:
-                conn.execute(
-                    insert(timer_table).values(
-                        instance_id=ctx.instance_id,
-                        task_guid=key[0],
-                        kind=key[1],
-                        name=name,
-                        fire_at=fire_at,
-                        attempts=1 if error else 0,
-                        last_error=error,
-                    )
+                sql.INSERT_TIMER.execute(
+                    conn,
+                    {
+                        "instance_id": ctx.instance_id,
+                        "task_guid": key[0],
+                        "kind": key[1],
+                        "name": name,
+                        "fire_at": fire_at,
+                        "attempts": 1 if error else 0,
+                        "last_error": error,
+                    },
                 )
-            elif error is not None or known[key] != fire_at:
-                values: dict[str, Any] = {"fire_at": fire_at}
-                if error is not None:
-                    values.update(attempts=timer_table.c.attempts + 1, last_error=error)
+            elif error is not None:
                 conn.execute(
                     update(timer_table)
                     .where(
@@ -491,7 +496,17 @@ class StepRunner:
                         timer_table.c.task_guid == key[0],
                         timer_table.c.kind == key[1],
                     )
-                    .values(**values)
+                    .values(fire_at=fire_at, attempts=timer_table.c.attempts + 1, last_error=error)
+                )
+            elif known[key] != fire_at:
+                sql.MOVE_TIMER.execute(
+                    conn,
+                    {
+                        "b_id": ctx.instance_id,
+                        "b_guid": key[0],
+                        "b_kind": key[1],
+                        "b_fire_at": fire_at,
+                    },
                 )
         ctx.projection.timers = {k: v[0] for k, v in wanted.items()}
 
@@ -504,14 +519,10 @@ class StepRunner:
         }
         known = ctx.projection.waits
         for name in known - wanted:
-            ctx.conn.execute(
-                delete(wait_table).where(
-                    wait_table.c.instance_id == ctx.instance_id, wait_table.c.name == name
-                )
-            )
+            sql.DELETE_WAIT.execute(ctx.conn, {"b_id": ctx.instance_id, "b_name": name})
         if wanted - known:
-            ctx.conn.execute(
-                insert(wait_table),
+            sql.INSERT_WAITS.many(
+                ctx.conn,
                 [{"instance_id": ctx.instance_id, "name": n} for n in sorted(wanted - known)],
             )
         ctx.projection.waits = wanted

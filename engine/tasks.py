@@ -222,20 +222,23 @@ class TaskService:
         actor: str,
         office_code: str | None = None,
     ) -> StepContext:
-        """Complete a ready task with the submitted data, then run the case on."""
-        task_view = self.get(task_guid)
-        _require_ready(task_view)
-        if task_view.assignee is not None and task_view.assignee != actor:
-            raise ConflictError(
-                f"task '{task_view.title}' is claimed by {task_view.assignee}; "
-                "ask them or a head of office to hand it over",
-                task_id=task_guid,
-                by=task_view.assignee,
-            )
+        """Complete a ready task with the submitted data, then run the case on.
+
+        The task row is read inside the step's transaction, after the case is locked, so the
+        checks below and the completion can not be overtaken by another user.
+        """
 
         def act(ctx: StepContext) -> None:
-            if task_guid not in ctx.projection.ready_tasks:
+            row = ctx.task_row
+            if row.state != "ready" or task_guid not in ctx.projection.ready_tasks:
                 raise self._already_done(ctx.conn, task_guid)
+            if row.assignee is not None and row.assignee != actor:
+                raise ConflictError(
+                    f"task '{row.title}' is claimed by {row.assignee}; "
+                    "ask them or a head of office to hand it over",
+                    task_id=task_guid,
+                    by=row.assignee,
+                )
             task = ctx.workflow.get_task_from_id(UUID(task_guid))
             if task is None or task.state != TaskState.READY:
                 raise self._already_done(ctx.conn, task_guid)
@@ -254,7 +257,7 @@ class TaskService:
 
         try:
             return self.engine.run_step(
-                task_view.instance_id, act, actor=actor, office_code=office_code
+                None, act, actor=actor, office_code=office_code, task_guid=task_guid
             )
         except ConflictError as exc:
             if exc.by is None:
