@@ -141,29 +141,33 @@ def _describe(node: ast.AST) -> str:
     return type(node).__name__
 
 
+def _violation(node: ast.AST, callable_names: set[str]) -> tuple[int, str] | None:
+    """(priority, message) for a construct not allowed; escapes rank before mere style."""
+    if isinstance(node, ast.Name) and node.id.startswith("_"):
+        return 0, f"name '{node.id}' is not allowed"
+    if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        return 0, f"attribute '{node.attr}' is not allowed"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
+        return 0, "strings containing '__' are not allowed in expressions"
+    if not isinstance(node, _ALLOWED_NODES):
+        return 1, f"{_describe(node)} is not allowed in an expression"
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id not in callable_names:
+            return 1, f"calling '{func.id}' is not allowed"
+        if not isinstance(func, ast.Name | ast.Attribute):
+            return 1, "only named functions and whitelisted methods may be called"
+    if isinstance(node, ast.Attribute) and node.attr not in SAFE_METHODS:
+        return 2, f"attribute '{node.attr}' is not allowed in an expression"
+    return None
+
+
 def check_tree(tree: ast.AST, allowed_functions: Iterable[str] = ()) -> None:
-    """Walk an expression tree; raise UnsafeCode naming the first construct not allowed."""
+    """Walk an expression tree; raise UnsafeCode naming the worst construct not allowed."""
     callable_names = set(SAFE_BUILTINS) | set(allowed_functions)
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise UnsafeCode(f"{_describe(node)} is not allowed in an expression")
-        if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise UnsafeCode(f"name '{node.id}' is not allowed")
-        if isinstance(node, ast.Attribute):
-            if node.attr.startswith("_"):
-                raise UnsafeCode(f"attribute '{node.attr}' is not allowed")
-            if node.attr not in SAFE_METHODS:
-                raise UnsafeCode(f"attribute '{node.attr}' is not allowed in an expression")
-        if isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Name):
-                if func.id not in callable_names:
-                    raise UnsafeCode(f"calling '{func.id}' is not allowed")
-            elif not isinstance(func, ast.Attribute):
-                raise UnsafeCode("only named functions and whitelisted methods may be called")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
-            # strings are data, but a dunder in one is only ever a probe for an escape
-            raise UnsafeCode("strings containing '__' are not allowed in expressions")
+    found = [v for node in ast.walk(tree) if (v := _violation(node, callable_names))]
+    if found:
+        raise UnsafeCode(min(found)[1])
 
 
 @lru_cache(maxsize=4096)

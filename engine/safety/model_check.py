@@ -59,45 +59,20 @@ def _texts(tree: etree._ElementTree, tags: Iterable[str]) -> Iterable[tuple[etre
                 yield element, text
 
 
-def _dmn_entry_expression(entry: str) -> list[str]:
-    """What SpiffWorkflow's DMN engine will evaluate for an input entry (see DMNEngine)."""
-    out = []
-    for part in _split_entries(entry):
-        if part in ("", "-"):
-            continue
-        if "?" in part:
-            out.append(_QUESTION.sub("dmninputexpr", part))
-            continue
-        try:
-            compile(part, "<cell>", "eval")
-            out.append(f"(dmninputexpr) == ({part})")
-        except SyntaxError:
-            out.append(f"dmninputexpr {part}")
-    return out
-
-
-def _split_entries(entry: str) -> list[str]:
-    """Spiff splits a cell on top-level commas outside quotes ("a", "b" means either)."""
-    parts, depth, quote, current = [], 0, "", []
-    for ch in entry:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current).strip())
-    return parts
+def _dmn_entry_expression(entry: str) -> str | None:
+    """What SpiffWorkflow's DMN engine evaluates for an input entry (see its DMNEngine):
+    `-` or empty matches anything; `?` stands for the input; a cell that parses alone is
+    compared with `==`; otherwise (`>= 5`) it is appended to the input with no space between,
+    so `in ("a", "b")` would read `kindin (...)`: such cells must be written `? in ("a", "b")`."""
+    if entry in ("", "-"):
+        return None
+    if "?" in entry:
+        return _QUESTION.sub("dmninputexpr", entry)
+    try:
+        compile(entry, "<cell>", "eval")
+        return f"(dmninputexpr) == ({entry})"
+    except SyntaxError:
+        return f"dmninputexpr{entry}"
 
 
 def check_model_code(
@@ -122,32 +97,33 @@ def check_model_code(
             except UnsafeCode as exc:
                 raise _fail(exc, element, filename, "unsafe service parameter") from exc
     for ns in DMN_NAMESPACES:
-        for element, text in _texts(tree, [f"{{{ns}}}inputExpression/{{{ns}}}text"]):
-            _check_dmn(text, element, filename, allowed, "DMN input expression", entry=False)
-        for element in tree.iter(f"{{{ns}}}inputEntry"):
-            text_el = element.find(f"{{{ns}}}text")
-            if text_el is not None and (text_el.text or "").strip():
-                _check_dmn(
-                    text_el.text.strip(), text_el, filename, allowed, "DMN input entry", entry=True
-                )
-        for element in tree.iter(f"{{{ns}}}outputEntry"):
-            text_el = element.find(f"{{{ns}}}text")
-            if text_el is not None and (text_el.text or "").strip():
-                _check_dmn(
-                    text_el.text.strip(),
-                    text_el,
-                    filename,
-                    allowed,
-                    "DMN output entry",
-                    entry=False,
-                )
+        cells = (
+            ("inputExpression", "DMN input expression", False),
+            ("inputEntry", "DMN input entry", True),
+            ("outputEntry", "DMN output entry", False),
+        )
+        for tag, what, is_entry in cells:
+            for element in tree.iter(f"{{{ns}}}{tag}"):
+                text_el = element.find(f"{{{ns}}}text")
+                text = (text_el.text or "").strip() if text_el is not None else ""
+                if text:
+                    _check_dmn(text, text_el, filename, allowed, what, entry=is_entry)
 
 
 def _check_dmn(
     text: str, element: etree._Element, filename: str, allowed: list[str], what: str, *, entry: bool
 ) -> None:
     try:
-        for expression in _dmn_entry_expression(text) if entry else [text]:
+        expression = _dmn_entry_expression(text) if entry else text
+        if expression is not None:
             check_expression(expression, allowed)
     except UnsafeCode as exc:
+        if entry and text[:1].isalpha() and "?" not in text:
+            hint = f"write '? {text}': SpiffWorkflow joins '{text}' to its input with no space"
+            raise ModelError(
+                f"{what}: {hint}",
+                filename=filename,
+                line=element.sourceline,
+                element_id=_element_id(element),
+            ) from exc
         raise _fail(exc, element, filename, what) from exc
