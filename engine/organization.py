@@ -17,6 +17,10 @@ class Organization(Protocol):
     def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
         """The office that owns the case (for scope checks)."""
 
+    def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
+        """Facts a model may need that the start payload only names (e.g. an institution's
+        offices and remote flag); added to the start data without overriding it."""
+
 
 class LaneAsRole:
     """Fallback used by the engine alone: the lane names the role, `office_code` the office."""
@@ -27,3 +31,6 @@ class LaneAsRole:
     def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
         office = data.get("office_code")
         return office if isinstance(office, str) else None
+
+    def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
+        return {}

@@ -164,6 +164,8 @@ class StepRunner:
                 definition.spec, definition.subprocess_specs, script_engine=self.script_engine
             )
             start_task = workflow.get_next_task(state=TaskState.READY)
+            facts = self.organization.case_facts(data, definition.process_id)
+            data = {**facts, **data}
             start_task.data.update(data)
         try:
             with self.db.write() as conn:
@@ -186,6 +188,7 @@ class StepRunner:
                         audit_head="",
                     ),
                 ).id
+                start_task.data["case_id"] = instance_id  # models may refer to their case
                 ctx = StepContext(
                     conn, workflow, definition, instance_id, now, actor, office_code, Projection()
                 )

@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 from engine.clock import FakeClock
 from engine.db import Database
 from engine.engine import Engine
-from engine.migrate import upgrade
+from workflows.demo import seed_organization
+from workflows.migrate import upgrade as domain_upgrade
+from workflows.runtime import build_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -23,6 +25,9 @@ PG_URL = os.environ.get("NADZOR_TEST_PG_URL", "postgresql+psycopg://postgres@127
 BACKENDS = [
     b.strip() for b in os.environ.get("NADZOR_TEST_BACKENDS", "sqlite,postgresql").split(",")
 ]
+
+
+BPMN_DIR = ROOT / "bpmn"
 
 
 def _pg_schema_url(schema: str) -> str:
@@ -35,7 +40,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A freshly migrated database: a SQLite file, or a throw-away PostgreSQL schema."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'nadzor.db'}"
-        upgrade(url)
+        domain_upgrade(url)
         yield url
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -44,7 +49,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = _pg_schema_url(schema)
     try:
-        upgrade(url)
+        domain_upgrade(url)
         yield url
     finally:
         with admin.connect() as conn:
@@ -76,3 +81,15 @@ def make_engine(database_url: str, clock: FakeClock) -> Iterator:
 @pytest.fixture
 def engine(make_engine) -> Engine:  # type: ignore[no-untyped-def]
     return make_engine()
+
+
+@pytest.fixture
+def domain_engine(database_url: str, clock: FakeClock) -> Iterator[Engine]:
+    """The engine as the application builds it: demo organization, procedures in `bpmn/`."""
+    from engine.config import Settings
+
+    settings = Settings(database_url=database_url, secret_key="test", bpmn_dir=BPMN_DIR)
+    engine = build_engine(settings, clock=clock)
+    seed_organization(engine)
+    yield engine
+    engine.db.dispose()

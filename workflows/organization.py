@@ -155,3 +155,18 @@ class ProsecutorsOrganization:
 
     def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
         return self.base_office(data)
+
+    def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
+        """The offices above the case and the institution's remote flag, for the models."""
+        facts: dict[str, Any] = {}
+        institution = self.directory.institution(data.get("institution"))
+        if institution is not None:
+            facts["institution_name"] = institution.name
+            facts["institution_remote"] = institution.remote
+        base = self.base_office(data)
+        if base is not None:
+            for level in ("district", "regional", "gp"):
+                code = self.directory.ancestor(base, level)
+                if code is not None:
+                    facts[f"{level}_office"] = code
+        return facts

@@ -1,0 +1,72 @@
+"""The `nadzor` command as outside systems and operators use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import update
+
+from engine.config import load_settings
+from engine.models import AuditEvent
+from tests.conftest import BENCH_MODEL, FIXTURES
+from web.cli import main
+from workflows.runtime import build_engine
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NADZOR_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("NADZOR_BPMN_DIR", str(FIXTURES))
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    invoke("db", "upgrade")
+    return invoke
+
+
+def test_publish_list_and_a_second_publish_changes_nothing(cli) -> None:
+    first = json.loads(cli("definitions", "publish", str(BENCH_MODEL), "--json"))
+    again = json.loads(cli("definitions", "publish", str(BENCH_MODEL), "--json"))
+    assert first["created"] is True and again["created"] is False
+    assert first["version"] == again["version"] == 1
+    [row] = json.loads(cli("definitions", "list", "--json"))
+    assert (row["process_id"], row["version"], row["sha256"]) == (
+        "bench_penalty_check", 1, first["sha256"],
+    )
+
+
+def test_validate_names_the_problem_and_exits_1(cli, tmp_path: Path) -> None:
+    evil = tmp_path / "evil.bpmn"
+    evil.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+    out = json.loads(cli("definitions", "validate", str(evil), "--json", code=1))
+    assert out["ok"] is False and "DOCTYPE" in out["error"] and out["filename"] == "evil.bpmn"
+    ok = json.loads(cli("definitions", "validate", str(BENCH_MODEL), "--json"))
+    assert ok["ok"] is True and ok["process_id"] == "bench_penalty_check"
+
+
+def test_timers_fire_catches_up_as_of_the_given_instant(cli) -> None:
+    cli("definitions", "publish", str(BENCH_MODEL))
+    engine = build_engine(load_settings())
+    engine.runtime.start(
+        "bench_penalty_check",
+        {"placed_at": "2026-11-24T09:30:00+05:00", "remote": False},
+        actor="ivanov",
+    )
+    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:29:00+05:00")) == {"fired": 0}
+    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:31:00+05:00")) == {"fired": 1}
+    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:31:00+05:00")) == {"fired": 0}
+    cli("timers", "fire", "--now", "yesterday", code=2)
+
+    verified = json.loads(cli("audit", "verify", "--json"))
+    assert verified["ok"] is True and verified["events"] >= 5
+    with engine.db.write() as conn:
+        conn.execute(update(AuditEvent.__table__).where(AuditEvent.seq == 2).values(actor="x"))
+    broken = json.loads(cli("audit", "verify", "--json", code=1))
+    assert broken["ok"] is False and broken["seq"] == 2
