@@ -20,7 +20,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            _ensure_sqlite_dir(url)
+            ensure_sqlite_dir(url)
             self.engine: Engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
             _configure_sqlite(self.engine)
         else:
@@ -46,7 +46,7 @@ class Database:
         self.engine.dispose()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from .db import ensure_sqlite_dir
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
