@@ -30,4 +30,6 @@ def alembic_config(database_url: str, extra_locations: Sequence[Path] = ()) -> C
 def upgrade(
     database_url: str, extra_locations: Sequence[Path] = (), revision: str = "heads"
 ) -> None:
+    if database_url.startswith("sqlite"):
+        ensure_sqlite_dir(database_url)
     command.upgrade(alembic_config(database_url, extra_locations), revision)
