@@ -68,6 +68,7 @@ class ManagementService:
                 task._set_state(TaskState.READY)
                 ctx.record("service_retried", task)
             else:
+                ctx.workflow.refresh_timers()
                 ctx.record("timer_fired", task, data_after={"due_at": row.fire_at.isoformat()})
 
         try:

@@ -322,11 +322,14 @@ class StepRunner:
         return CachedCase(state.revision, workflow, projection)
 
     def _advance(self, ctx: StepContext) -> None:
-        """Run engine tasks; a failing service parks its task (STARTED) and the rest goes on."""
+        """Run engine tasks; a failing service parks its task (STARTED) and the rest goes on.
+
+        Timer steps call `refresh_timers()` in their action first: SpiffWorkflow only notices a
+        due timer there, and `do_engine_steps()` then runs what the timer released.
+        """
         workflow = ctx.workflow
         while True:
             try:
-                workflow.refresh_timers()
                 workflow.do_engine_steps()
                 break
             except SpiffWorkflowException as exc:
