@@ -81,6 +81,77 @@ def seed_demo(as_json: bool) -> None:
             click.echo(line)
 
 
+# -- organization and users ---------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def users_list(as_json: bool) -> None:
+    from workflows.users import UserDirectory
+
+    rows = [
+        {
+            "login": u.login,
+            "name": u.name,
+            "office_code": u.office_code,
+            "office_level": u.office_level,
+            "roles": list(u.roles),
+        }
+        for u in UserDirectory(_engine().db).list()
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        click.echo(
+            f"{r['login']:<22} {','.join(r['roles']):<24} {r['office_code']:<10} {r['name']}"
+        )
+
+
+@users.command("token")
+@click.argument("login")
+def users_token(login: str) -> None:
+    """Issue a new API token for LOGIN (replaces the previous one) and print it."""
+    from workflows.users import UserDirectory
+
+    click.echo(UserDirectory(_engine().db).issue_token(login))
+
+
+@main.group()
+def org() -> None:
+    """Offices and supervised institutions."""
+
+
+@org.command("institutions")
+@click.option("--json", "as_json", is_flag=True)
+def org_institutions(as_json: bool) -> None:
+    from workflows.organization import OrganizationDirectory
+
+    directory = OrganizationDirectory(_engine().db)
+    rows = [
+        {
+            "code": i.code,
+            "name": i.name,
+            "kind": i.kind,
+            "district_office_code": i.district_office_code,
+            "regional_office_code": directory.ancestor(i.district_office_code, "regional"),
+            "remote": i.remote,
+        }
+        for i in sorted(directory.institutions(), key=lambda i: i.code)
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        remote = "remote" if r["remote"] else ""
+        click.echo(f"{r['code']:<14} {r['district_office_code']:<10} {remote:<7} {r['name']}")
+
+
 # -- definitions ---------------------------------------------------------------------------------
 
 
