@@ -108,14 +108,7 @@ class TaskService:
 
     def get(self, task_guid: str) -> TaskView:
         with self.engine.db.read() as conn:
-            row = (
-                conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFound(f"task {task_guid} does not exist")
-        return TaskView(**row)
+            return _task_view(conn, task_guid)
 
     # -- assignment ---------------------------------------------------------------------------
 
@@ -177,22 +170,11 @@ class TaskService:
         return self.get(task_guid)
 
     def _locked_ready_task(self, conn: Connection, task_guid: str) -> TaskView:
-        row = (
-            conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"task {task_guid} does not exist")
-        lock = select(instance_table.c.id).where(instance_table.c.id == row["instance_id"])
-        if conn.dialect.name == "postgresql":
+        task = _task_view(conn, task_guid)
+        if conn.dialect.name == "postgresql":  # lock the case, then read the task again
+            lock = select(instance_table.c.id).where(instance_table.c.id == task.instance_id)
             conn.execute(lock.with_for_update())
-            row = (
-                conn.execute(select(task_table).where(task_table.c.task_guid == task_guid))
-                .mappings()
-                .first()
-            )
-        task = TaskView(**row)
+            task = _task_view(conn, task_guid)
         _require_ready(task)
         return task
 
@@ -291,6 +273,14 @@ class TaskService:
             task_id=task_guid,
             by=row.completed_by,
         )
+
+
+def _task_view(conn: Connection, task_guid: str) -> TaskView:
+    stmt = select(task_table).where(task_table.c.task_guid == task_guid)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        raise NotFound(f"task {task_guid} does not exist")
+    return TaskView(**row)
 
 
 def _require_ready(task: TaskView) -> None:
