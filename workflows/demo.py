@@ -6,7 +6,6 @@ published when its files changed, and demo cases are only started into an empty 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import func, insert, select
 
 from engine.engine import Engine
 from engine.models import ProcessInstance
+from engine.tasks import TaskQuery
 
 from .demo_org import DEMO_PASSWORD, INSTITUTIONS, OFFICES, demo_users
 from .models import Institution, Office
@@ -61,56 +61,143 @@ def seed_organization(engine: Engine) -> dict[str, int]:
     return created
 
 
-DemoCase = Callable[[Engine], Any]
-
-
 def _iso(engine: Engine, hours_ago: float) -> str:
     return (engine.clock.now() - timedelta(hours=hours_ago)).isoformat()
 
 
-def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any]]]:
-    """(process id, starting user, start payload) of the demo cases."""
+def _payload_pr(engine: Engine, institution: str, name: str, hours_ago: float, n: int) -> dict:
+    return {
+        "institution": institution,
+        "convict_name": name,
+        "placed_at": _iso(engine, hours_ago),
+        "resolution_number": f"ДИЗО-{n}",
+        "resolution_date": _iso(engine, hours_ago + 1)[:10],
+        "grounds": "Нарушение установленного порядка отбывания наказания",
+        "duration_days": 10,
+    }
+
+
+def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
+    """(process id, starting user, start payload, data to complete its first task or None).
+
+    Chosen so that a newcomer's first screen is a working queue: fresh checks, one due soon,
+    one already breached, cases of every procedure, and one closed case.
+    """
+    pr = "penalty_room_check"
     return [
+        (pr, "tlg.prosecutor", _payload_pr(engine, "UK-161-2", "Серикбаев Нурлан", 2, 118), None),
+        (pr, "kar.prosecutor", _payload_pr(engine, "UK-159-11", "Омаров Бахыт", 21, 12), None),
+        (pr, "zhz.prosecutor", _payload_pr(engine, "UK-159-21", "Ким Артём", 40, 77), None),
+        (pr, "esl.prosecutor", _payload_pr(engine, "SIZO-AST", "Жаксылыков Ерлан", 30, 5), None),
         (
-            "penalty_room_check",
-            "tlg.prosecutor",
+            pr,
+            "knv.prosecutor",
+            _payload_pr(engine, "SIZO-ALM", "Ахметов Руслан", 5, 41),
             {
-                "institution": "UK-161-2",
-                "convict_name": "Серикбаев Нурлан",
-                "placed_at": _iso(engine, 2),
-                "resolution_number": "ДИЗО-118",
-                "resolution_date": _iso(engine, 3)[:10],
-                "grounds": "Нарушение распорядка дня",
-                "duration_days": 10,
+                "placement_lawful": True,
+                "conditions_lawful": True,
+                "findings": "Постановление законно, условия содержания соответствуют требованиям",
             },
         ),
         (
-            "penalty_room_check",
-            "zhz.prosecutor",
-            {
-                "institution": "UK-159-21",
-                "convict_name": "Ким Артём",
-                "placed_at": _iso(engine, 40),
-                "resolution_number": "ШИЗО-77",
-                "resolution_date": _iso(engine, 41)[:10],
-                "grounds": "Отказ от работы",
-                "duration_days": 7,
-            },
-        ),
-        (
-            "penalty_room_check",
+            "torture_report",
             "kar.prosecutor",
             {
                 "institution": "UK-159-11",
-                "convict_name": "Омаров Бахыт",
-                "placed_at": _iso(engine, 30),
-                "resolution_number": "ШИЗО-12",
-                "resolution_date": _iso(engine, 31)[:10],
-                "grounds": "Хранение запрещённых предметов",
-                "duration_days": 15,
+                "victim_name": "Болатов Санжар",
+                "source": "convict_appeal",
+                "received_at": _iso(engine, 0.5),
+                "description": "Осуждённый заявил о применении физической силы сотрудниками",
             },
+            None,
+        ),
+        (
+            "torture_report",
+            "tlg.prosecutor",
+            {
+                "institution": "UK-161-2",
+                "victim_name": "Иванов Олег",
+                "source": "medical",
+                "received_at": _iso(engine, 6),
+                "description": "Медицинская часть зафиксировала телесные повреждения",
+            },
+            None,
+        ),
+        (
+            "npm_pmc_appeal",
+            "esl.prosecutor",
+            {
+                "applicant_kind": "npm",
+                "applicant_name": "Участник НПМ Сарсенова А.",
+                "institution": "UK-166-4",
+                "received_at": _iso(engine, 48),
+                "content": "Жалобы осуждённых на условия содержания в ШИЗО",
+            },
+            None,
+        ),
+        (
+            "npm_pmc_appeal",
+            "zhz.prosecutor",
+            {
+                "applicant_kind": "pmc",
+                "applicant_name": "ОНК Карагандинской области",
+                "institution": "UK-159-30",
+                "received_at": _iso(engine, 24 * 12),
+                "content": "Отсутствие горячей воды в отряде",
+            },
+            None,
+        ),
+        (
+            "act_routing",
+            "tlg.prosecutor",
+            {
+                "act_type": "submission",
+                "origin_office": "ALM-TLG",
+                "addressee_name": "Департамент УИС по Алматинской области",
+                "addressee_level": "regional",
+                "summary": "Представление об устранении нарушений условий содержания в ШИЗО",
+            },
+            None,
+        ),
+        (
+            "act_routing",
+            "kar.prosecutor",
+            {
+                "act_type": "protest",
+                "origin_office": "KRG-KAR",
+                "addressee_name": "Комитет УИС МВД Республики Казахстан",
+                "addressee_level": "central",
+                "summary": "Протест на приказ о порядке водворения в ШИЗО",
+            },
+            None,
+        ),
+        (
+            "act_routing",
+            "esl.prosecutor",
+            {
+                "act_type": "warning",
+                "origin_office": "AST-ESL",
+                "addressee_name": "Начальник учреждения ЕЦ-166/4",
+                "addressee_level": "district",
+                "summary": "Предостережение о недопустимости нарушения закона",
+            },
+            None,
         ),
     ]
+
+
+def _start_demo_cases(engine: Engine, available: set[str]) -> int:
+    started = 0
+    for process_id, login, payload, complete_with in demo_cases(engine):
+        if process_id not in available:
+            continue
+        iid = engine.runtime.start(process_id, payload, actor=login)
+        started += 1
+        if complete_with is not None:
+            for task in engine.tasks.list(TaskQuery(instance_id=iid)):
+                engine.tasks.complete(task.task_guid, complete_with, actor=login)
+    engine.management.fire_due()  # deadlines already passed are recorded as breached now
+    return started
 
 
 def seed(engine: Engine) -> dict[str, Any]:
@@ -122,11 +209,7 @@ def seed(engine: Engine) -> dict[str, Any]:
             select(func.count()).select_from(ProcessInstance.__table__)
         ).scalar()
     if not has_cases:
-        available = {d.process_id for d, _ in published}
-        for process_id, login, payload in demo_cases(engine):
-            if process_id in available:
-                engine.runtime.start(process_id, payload, actor=login)
-                started += 1
+        started = _start_demo_cases(engine, {d.process_id for d, _ in published})
     lines = [
         "published: "
         + (", ".join(f"{d.process_id} v{d.version}" for d, _ in published) or "nothing"),
