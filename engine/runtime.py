@@ -25,6 +25,7 @@ wait_table = MessageWait.__table__
 @dataclass
 class InstanceView:
     id: int
+    definition_id: int
     process_id: str
     version: int
     status: str
@@ -113,6 +114,7 @@ class RuntimeService:
                 conn.execute(
                     select(
                         cols.id,
+                        cols.definition_id,
                         cols.process_id,
                         cols.version,
                         cols.status,

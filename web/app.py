@@ -8,7 +8,10 @@ from flask import Flask, jsonify, render_template
 
 from engine.config import load_settings
 from engine.tasks import TaskQuery
+from web.api import api
+from workflows.organization import OrganizationDirectory
 from workflows.runtime import build_engine
+from workflows.users import UserDirectory
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -21,6 +24,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config.update(overrides)
     engine = app.config.get("NADZOR_ENGINE") or build_engine(settings)
     app.extensions["nadzor.engine"] = engine
+    app.extensions["nadzor.directory"] = getattr(engine, "extensions", {}).get(
+        "directory"
+    ) or OrganizationDirectory(engine.db)
+    app.extensions["nadzor.users"] = UserDirectory(engine.db)
+    app.register_blueprint(api)
 
     @app.get("/health")
     def health() -> Any:
