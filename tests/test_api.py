@@ -132,3 +132,20 @@ def test_a_message_nobody_waits_for_is_404(api) -> None:
         json={"name": "addressee_answer", "correlation": {"case_id": 1}, "data": {}},
     )
     assert response.status_code == 404 and response.json["error"] == "not_found"
+
+
+def test_the_openapi_document_matches_the_routes(api, domain_engine) -> None:
+    import re
+
+    doc = api("GET", "/openapi.json").json
+    assert doc["openapi"].startswith("3.")
+    app = create_app({"NADZOR_ENGINE": domain_engine})
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1") :])
+            path = path.replace("{process_id}", "{procedure_id}")
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                served.add((path, method.lower()))
+    documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert served == documented

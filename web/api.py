@@ -318,6 +318,13 @@ def complete(task_id: str) -> Any:
     return jsonify(instance_json(ctx.instance_id))
 
 
+@api.get("/openapi.json")
+def openapi() -> Any:
+    from .openapi import openapi_document
+
+    return jsonify(openapi_document())
+
+
 # -- messages ------------------------------------------------------------------------------------
 
 
