@@ -110,6 +110,8 @@ class StepContext:
     completed: dict[str, str] = field(default_factory=dict)  # guid -> who completed it
     service_failures: list[tuple[Task, str]] = field(default_factory=list)
     task_row: Any = None  # the human_task row the step was asked for, if any
+    status: str = "running"
+    data: dict[str, Any] = field(default_factory=dict)
     result: Any = None
 
     def record(self, event_type: str, task: Task | None = None, **kw: Any) -> None:
@@ -363,6 +365,11 @@ class StepRunner:
         self._project_waits(ctx)
 
         status = "completed" if workflow.is_completed() else "running"
+        ctx.status = status
+        # data as of this step, taken before the workflow goes back to the shared cache; a
+        # finished task's dict is never changed afterwards (its children get copies)
+        last = workflow.last_task
+        ctx.data = workflow.data if status == "completed" else (last.data if last else {})
         if status == "completed":
             ctx.record("instance_completed", data_after=self.serializer.convert_data(workflow.data))
         chained = chain_events(

@@ -38,13 +38,17 @@ def test_publish_list_and_a_second_publish_changes_nothing(cli) -> None:
     assert first["version"] == again["version"] == 1
     [row] = json.loads(cli("definitions", "list", "--json"))
     assert (row["process_id"], row["version"], row["sha256"]) == (
-        "bench_penalty_check", 1, first["sha256"],
+        "bench_penalty_check",
+        1,
+        first["sha256"],
     )
 
 
 def test_validate_names_the_problem_and_exits_1(cli, tmp_path: Path) -> None:
     evil = tmp_path / "evil.bpmn"
-    evil.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+    evil.write_text(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+    )
     out = json.loads(cli("definitions", "validate", str(evil), "--json", code=1))
     assert out["ok"] is False and "DOCTYPE" in out["error"] and out["filename"] == "evil.bpmn"
     ok = json.loads(cli("definitions", "validate", str(BENCH_MODEL), "--json"))
@@ -70,3 +74,31 @@ def test_timers_fire_catches_up_as_of_the_given_instant(cli) -> None:
         conn.execute(update(AuditEvent.__table__).where(AuditEvent.seq == 2).values(actor="x"))
     broken = json.loads(cli("audit", "verify", "--json", code=1))
     assert broken["ok"] is False and broken["seq"] == 2
+
+
+def test_bench_api_prints_its_figures() -> None:
+    """The benchmark's keys are a contract; the figures themselves are not asserted."""
+    result = CliRunner().invoke(main, ["bench", "api", "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert {"complete_p50_ms", "complete_p95_ms", "start_p50_ms", "cases_per_s"} <= set(figures)
+    assert figures["completions"] == 6
+
+
+def test_bench_engine_prints_its_figures() -> None:
+    result = CliRunner().invoke(
+        main, ["bench", "engine", "-n", "10", "--scale-instances", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert {
+        "inmemory_steps_per_s",
+        "roundtrip_steps_per_s",
+        "persisted_steps_per_s",
+        "ratio_vs_inmemory",
+        "ratio_vs_roundtrip",
+        "p50_step_ms",
+        "p95_step_ms",
+        "state_bytes",
+    } <= set(figures)
+    assert figures["steps"] == 25

@@ -22,6 +22,7 @@ from engine.errors import (
     ScriptFailed,
     UnsafeCode,
 )
+from engine.step import StepContext
 from engine.tasks import TaskQuery, TaskView
 from workflows.organization import OrganizationDirectory
 from workflows.scope import CASE_ROLES, READ_ROLES, can_see_office, visible_offices
@@ -123,16 +124,32 @@ def instance_json(instance_id: int) -> dict[str, Any]:
     view = engine.runtime.get(instance_id)
     if not can_see_office(_directory(), _user(), view.office_code):
         raise ApiError(403, "forbidden", f"case {instance_id} is outside your office's scope")
-    tasks = engine.tasks.list(TaskQuery(instance_id=instance_id, limit=500))
     return {
         "id": view.id,
         "procedure": view.process_id,
         "version": view.version,
         "status": view.status,
         "data": engine.runtime.data(instance_id),
-        "tasks": [task_json(t) for t in tasks],
+        "tasks": _open_tasks(instance_id),
         "created_at": _iso(view.created_at),
         "completed_at": _iso(view.completed_at),
+    }
+
+
+def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
+    tasks = _engine().tasks.list(TaskQuery(instance_id=instance_id, limit=500))
+    return [task_json(t) for t in tasks]
+
+
+def step_json(ctx: StepContext) -> dict[str, Any]:
+    """The instance shape from the step just run: no second restore, one query for tasks."""
+    return {
+        "id": ctx.instance_id,
+        "procedure": ctx.definition.process_id,
+        "version": ctx.definition.version,
+        "status": ctx.status,
+        "data": _engine().serializer.convert_data(ctx.data),
+        "tasks": _open_tasks(ctx.instance_id),
     }
 
 
@@ -315,7 +332,7 @@ def complete(task_id: str) -> Any:
         raise ApiError(400, "bad_request", "'data' must be a JSON object")
     user = _user()
     ctx = _engine().tasks.complete(task_id, data, actor=user.login, office_code=user.office_code)
-    return jsonify(instance_json(ctx.instance_id))
+    return jsonify(step_json(ctx))
 
 
 @api.get("/openapi.json")

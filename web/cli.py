@@ -332,6 +332,21 @@ def bench_engine(instances: int, scale_instances: int, as_json: bool) -> None:
             click.echo(f"{key:>28}: {value}")
 
 
+@bench.command("api")
+@click.option("-n", "--cases", default=200, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True)
+def bench_api(cases: int, as_json: bool) -> None:
+    """Production server + one keep-alive HTTP client: start cases, complete every task."""
+    from web.bench_api import run_api_bench
+
+    result = run_api_bench(cases)
+    if as_json:
+        _echo_json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>20}: {value}")
+
+
 def run() -> None:
     try:
         main()
