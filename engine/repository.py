@@ -168,6 +168,7 @@ class Repository:
             wanted |= _called_elements(tree) - defined
 
         for name, tree in trees.items():
+            _check_flow_references(tree, name)
             check_model_code(tree, name)
 
         parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -360,6 +361,22 @@ def _check_form(text: str, name: str) -> None:
         ) from exc
     if not isinstance(form, dict) or not isinstance(form.get("components"), list):
         raise ModelError("form must be a form-js schema with a 'components' list", filename=name)
+
+
+def _check_flow_references(tree: etree._ElementTree, name: str) -> None:
+    """A sequence flow to an element that does not exist, said plainly (the library's message
+    for it talks about duplicate task specs)."""
+    ids = {e.get("id") for e in tree.iter() if e.get("id")}
+    for flow in tree.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for attr in ("sourceRef", "targetRef"):
+            ref = flow.get(attr)
+            if ref not in ids:
+                raise ModelError(
+                    f"sequence flow {attr} '{ref}' names no element of the model",
+                    filename=name,
+                    line=flow.sourceline,
+                    element_id=flow.get("id"),
+                )
 
 
 def _process_documentation(tree: etree._ElementTree, process_id: str) -> str:

@@ -102,3 +102,10 @@ def test_bench_engine_prints_its_figures() -> None:
         "state_bytes",
     } <= set(figures)
     assert figures["steps"] == 25
+
+
+def test_a_dangling_sequence_flow_is_named(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text(BENCH_MODEL.read_text().replace('targetRef="lawful_gw"', 'targetRef="nowhere"'))
+    out = json.loads(cli("definitions", "validate", str(bad), "--json", code=1))
+    assert out["element_id"] == "f_check_gw" and "nowhere" in out["error"] and out["line"]
