@@ -136,36 +136,38 @@ class Repository:
 
         files: dict[str, str] = {}
         trees: dict[str, etree._ElementTree] = {}
-        folder = path.parent
-        for sibling in sorted(folder.iterdir()):
-            if sibling.is_file() and sibling.name.endswith(MODEL_SUFFIXES):
-                name = self._relative(sibling)
-                text = sibling.read_text(encoding="utf-8")
-                files[name] = text
-                if not sibling.name.endswith(".form.json"):
-                    trees[name] = parse_xml(text.encode(), name)
-                else:
-                    _check_form(text, name)
+        loaded_folders: set[Path] = set()
 
-        bpmn_trees = {n: t for n, t in trees.items() if n.endswith(".bpmn")}
-        defined = {pid for t in bpmn_trees.values() for pid in _executable_process_ids(t)}
-        wanted = {c for t in bpmn_trees.values() for c in _called_elements(t)} - defined
+        def load_folder(folder: Path) -> None:
+            """A procedure's files travel together: its BPMN, its DMN and its forms."""
+            loaded_folders.add(folder.resolve())
+            for sibling in sorted(folder.iterdir()):
+                if sibling.is_file() and sibling.name.endswith(MODEL_SUFFIXES):
+                    name = self._relative(sibling)
+                    text = sibling.read_text(encoding="utf-8")
+                    files[name] = text
+                    if sibling.name.endswith(".form.json"):
+                        _check_form(text, name)
+                    else:
+                        trees[name] = parse_xml(text.encode(), name)
+
+        load_folder(path.parent)
         index: dict[str, Path] | None = None
-        while wanted:
+        while True:
+            bpmn_trees = [t for n, t in trees.items() if n.endswith(".bpmn")]
+            defined = {pid for t in bpmn_trees for pid in _executable_process_ids(t)}
+            wanted = {c for t in bpmn_trees for c in _called_elements(t)} - defined
+            if not wanted:
+                break
             index = index if index is not None else self._process_index()
-            called = wanted.pop()
-            if called not in index:
+            called = sorted(wanted)[0]
+            dep = index.get(called)
+            if dep is None or dep.parent.resolve() in loaded_folders:
                 raise ModelError(
                     f"called process '{called}' is not defined in any model", filename=main_name
                 )
-            dep = index[called]
-            name = self._relative(dep)
-            text = dep.read_text(encoding="utf-8")
-            files[name] = text
-            tree = parse_xml(text.encode(), name)
-            trees[name] = tree
-            defined |= set(_executable_process_ids(tree))
-            wanted |= _called_elements(tree) - defined
+            load_folder(dep.parent)
+        _check_unique_decisions(trees)
 
         for name, tree in trees.items():
             _check_flow_references(tree, name)
@@ -361,6 +363,25 @@ def _check_form(text: str, name: str) -> None:
         ) from exc
     if not isinstance(form, dict) or not isinstance(form.get("components"), list):
         raise ModelError("form must be a form-js schema with a 'components' list", filename=name)
+
+
+def _check_unique_decisions(trees: dict[str, etree._ElementTree]) -> None:
+    """Two decision tables with one id would silently replace each other in the parser."""
+    seen: dict[str, str] = {}
+    for name, tree in trees.items():
+        if not name.endswith(".dmn"):
+            continue
+        for element in tree.getroot().iter():
+            if isinstance(element.tag, str) and element.tag.endswith("}decision"):
+                decision = element.get("id")
+                if decision in seen:
+                    raise ModelError(
+                        f"decision '{decision}' is also defined in {seen[decision]}",
+                        filename=name,
+                        line=element.sourceline,
+                        element_id=decision,
+                    )
+                seen[decision] = name
 
 
 def _check_flow_references(tree: etree._ElementTree, name: str) -> None:
