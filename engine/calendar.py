@@ -6,6 +6,7 @@ Almaty's calendar: "3 working days from Friday 17:00" ends on Wednesday 17:00 lo
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -50,6 +51,15 @@ def add_working_days(start: str | datetime, days: int) -> str:
     return end.astimezone(UTC).isoformat()
 
 
+def add_months(start: str | datetime, months: int) -> str:
+    """Calendar months in Almaty: 31 January + 1 month is the last day of February."""
+    local = parse_instant(start).astimezone(ALMATY)
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day).astimezone(UTC).isoformat()
+
+
 def to_local(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
@@ -59,4 +69,5 @@ def to_local(instant: datetime) -> datetime:
 DEADLINE_FUNCTIONS = {
     "add_hours": add_hours,
     "add_working_days": add_working_days,
+    "add_months": add_months,
 }

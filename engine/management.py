@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from .clock import FakeClock
 from .errors import EngineError, NotFound
@@ -37,7 +37,13 @@ class ManagementService:
         with self.engine.db.read() as conn:
             return conn.execute(
                 select(c.id, c.instance_id, c.task_guid, c.kind, c.fire_at)
-                .where(c.fire_at <= now)
+                .where(
+                    # SpiffWorkflow fires a timer strictly after its instant; retries are ours
+                    or_(
+                        and_(c.kind == "timer", c.fire_at < now),
+                        and_(c.kind == "retry", c.fire_at <= now),
+                    )
+                )
                 .order_by(c.fire_at, c.id)
                 .limit(limit)
             ).all()

@@ -6,7 +6,7 @@ message delivery never restore a workflow to answer a question.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,11 +18,36 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-UTCDateTime = DateTime(timezone=True)
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Instants in UTC, aware on the way in and out, whatever the database keeps.
+
+    SQLite has no time zones: without this an aware +05:00 value would be stored as its wall
+    time and come back naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("instants must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -47,7 +72,7 @@ class Definition(Base):
     documentation: Mapped[str] = mapped_column(Text, default="")
     files: Mapped[dict[str, str]] = mapped_column(JSON)
     spec_json: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_by: Mapped[str] = mapped_column(String(100), default="system")
 
 
@@ -68,9 +93,9 @@ class ProcessInstance(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_by: Mapped[str] = mapped_column(String(100))
     office_code: Mapped[str | None] = mapped_column(String(50), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
 
@@ -96,11 +121,11 @@ class HumanTask(Base):
     office_code: Mapped[str | None] = mapped_column(String(50))
     assignee: Mapped[str | None] = mapped_column(String(100))
     form: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(20))
     completed_by: Mapped[str | None] = mapped_column(String(100))
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Timer(Base):
@@ -114,7 +139,7 @@ class Timer(Base):
     task_guid: Mapped[str] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(10))  # "timer" | "retry"
     name: Mapped[str] = mapped_column(String(200))
-    fire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -141,8 +166,8 @@ class Incident(Base):
     task_name: Mapped[str | None] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(Base):
@@ -154,7 +179,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     chain: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)
-    instant: Mapped[datetime] = mapped_column(UTCDateTime)
+    instant: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     office_code: Mapped[str | None] = mapped_column(String(50))
     instance_id: Mapped[int | None] = mapped_column(BigId, index=True)
@@ -183,7 +208,7 @@ class AuditCheckpoint(Base):
     __tablename__ = "audit_checkpoint"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    instant: Mapped[datetime] = mapped_column(UTCDateTime)
+    instant: Mapped[datetime] = mapped_column(UTCDateTime())
     heads: Mapped[dict[str, Any]] = mapped_column(JSON)
     events: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -170,6 +170,7 @@ class Repository:
         _check_unique_decisions(trees)
 
         for name, tree in trees.items():
+            _check_supported_elements(tree, name)
             _check_flow_references(tree, name)
             check_model_code(tree, name)
 
@@ -382,6 +383,21 @@ def _check_unique_decisions(trees: dict[str, etree._ElementTree]) -> None:
                         element_id=decision,
                     )
                 seen[decision] = name
+
+
+UNSUPPORTED = {
+    "eventBasedGateway": "event-based gateways hang silently in SpiffWorkflow 3.2 (their events "
+    "are merged into one the engine cannot schedule); use a receive task or catch event with "
+    "a boundary timer",
+}
+
+
+def _check_supported_elements(tree: etree._ElementTree, name: str) -> None:
+    for tag, reason in UNSUPPORTED.items():
+        for element in tree.iter(f"{{{BPMN_NS}}}{tag}"):
+            raise ModelError(
+                reason, filename=name, line=element.sourceline, element_id=element.get("id")
+            )
 
 
 def _check_flow_references(tree: etree._ElementTree, name: str) -> None:

@@ -76,6 +76,8 @@ class RuntimeService:
         """Deliver a message to every case waiting for it whose data matches `correlation`."""
         correlation = dict(correlation or {})
         target = correlation.pop("instance_id", None)
+        case_id = correlation.pop("case_id", None)
+        target = target if target is not None else case_id
         stmt = (
             select(instance_table.c.id, instance_table.c.summary, instance_table.c.business_key)
             .join(wait_table, wait_table.c.instance_id == instance_table.c.id)

@@ -659,9 +659,8 @@ def _deadline(task: Task) -> datetime | None:
         if not (
             isinstance(spec, BoundaryEvent)
             and isinstance(spec.event_definition, TimerEventDefinition)
-            and sibling.state == TaskState.WAITING
         ):
-            continue
+            continue  # a timer that already fired in this step still gives the due date
         value = sibling._get_internal_data("event_value")
         if not value:
             continue

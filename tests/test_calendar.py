@@ -31,3 +31,11 @@ def test_fifteen_working_days_for_an_appeal_over_nauryz() -> None:
 
 def test_an_instant_without_offset_is_almaty_time_not_server_time() -> None:
     assert parse_instant("2026-11-24T10:00:00") == datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+
+
+def test_a_month_ends_on_the_same_day_or_the_last_day_of_a_shorter_month() -> None:
+    from engine.calendar import add_months
+
+    assert add_months("2026-01-31T10:00:00+05:00", 1) == "2026-02-28T05:00:00+00:00"
+    assert add_months("2028-01-31T10:00:00+05:00", 1) == "2028-02-29T05:00:00+00:00"
+    assert add_months("2026-12-15T10:00:00+05:00", 1) == "2027-01-15T05:00:00+00:00"

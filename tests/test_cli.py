@@ -109,3 +109,17 @@ def test_a_dangling_sequence_flow_is_named(cli, tmp_path: Path) -> None:
     bad.write_text(BENCH_MODEL.read_text().replace('targetRef="lawful_gw"', 'targetRef="nowhere"'))
     out = json.loads(cli("definitions", "validate", str(bad), "--json", code=1))
     assert out["element_id"] == "f_check_gw" and "nowhere" in out["error"] and out["line"]
+
+
+def test_an_event_based_gateway_is_refused_with_the_reason(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "gw.bpmn"
+    bad.write_text(
+        BENCH_MODEL.read_text()
+        .replace(
+            '<bpmn:exclusiveGateway id="lawful_gw" name="Lawful?" default="f_gw_act">',
+            '<bpmn:eventBasedGateway id="lawful_gw" name="Lawful?">',
+        )
+        .replace("</bpmn:exclusiveGateway>", "</bpmn:eventBasedGateway>")
+    )
+    out = json.loads(cli("definitions", "validate", str(bad), "--json", code=1))
+    assert out["element_id"] == "lawful_gw" and "event-based" in out["error"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-UTCDateTime = DateTime(timezone=True)
+from engine.models import UTCDateTime
 
 
 class DomainBase(DeclarativeBase):
@@ -59,7 +59,7 @@ class UserAccount(DomainBase):
     locale: Mapped[str] = mapped_column(String(5), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PretrialRegistration(DomainBase):
@@ -72,4 +72,4 @@ class PretrialRegistration(DomainBase):
     number: Mapped[str] = mapped_column(String(50), unique=True)
     case_ref: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from ..calendar import DEADLINE_FUNCTIONS
 from ..errors import ModelError, UnsafeCode
 from .expressions import check_expression
 from .scripts import check_script
@@ -78,7 +79,7 @@ def _dmn_entry_expression(entry: str) -> str | None:
 def check_model_code(
     tree: etree._ElementTree, filename: str, allowed_functions: Iterable[str] = ()
 ) -> None:
-    allowed = list(allowed_functions) + ["add_hours", "add_working_days"]
+    allowed = [*allowed_functions, *DEADLINE_FUNCTIONS]
     for element, text in _texts(tree, EXPRESSION_TAGS):
         try:
             check_expression(text, allowed)
