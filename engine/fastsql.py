@@ -4,6 +4,7 @@ SQLAlchemy spends 30-50 µs of Python on each `execute` (cache key, parameter pr
 result wrapping) where SQLite needs 3 µs; a step runs six or seven statements. `Prepared` keeps
 SQLAlchemy's compiled SQL and its type processors (dates, JSON) and skips the rest. It runs in
 the same transaction, on the same connection, as the SQLAlchemy statements around it.
+Rows come back as the driver gives them: callers convert dates (`models.as_utc`) and JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class _Compiled:
         self.sql = compiled.string
         self.positional = dialect.positional
         self.names: list[str] = list(compiled.positiontup or compiled.binds.keys())
+        # literals in the statement (e.g. state == "ready") are binds with a value of their own
+        self.defaults = {
+            n: compiled.binds[n].value if n in compiled.binds else None for n in self.names
+        }
         processors = compiled._bind_processors
         self.processors: list[Callable[[Any], Any] | None] = [processors.get(n) for n in self.names]
         selected = getattr(stmt, "selected_columns", None)
@@ -35,7 +40,7 @@ class _Compiled:
     def bind(self, params: dict[str, Any]) -> Any:
         values = []
         for name, proc in zip(self.names, self.processors, strict=True):
-            value = params.get(name)
+            value = params[name] if name in params else self.defaults[name]
             values.append(proc(value) if proc is not None else value)
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
@@ -63,6 +68,11 @@ class Prepared:
         compiled = self._for(conn)
         row = self.execute(conn, params).fetchone()
         return compiled.row(*row) if row is not None and compiled.row else row
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        compiled = self._for(conn)
+        rows = self.execute(conn, params).fetchall()
+        return [compiled.row(*r) for r in rows] if compiled.row else rows
 
     def rowcount(self, conn: Connection, params: dict[str, Any]) -> int:
         return self.execute(conn, params).rowcount

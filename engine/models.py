@@ -24,6 +24,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """An instant as a raw driver row holds it (SQLite: naive text) made aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Instants in UTC, aware on the way in and out, whatever the database keeps.
 

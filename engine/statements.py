@@ -128,3 +128,10 @@ INSERT_EVENTS = Prepared(
         "hash",
     ],
 )
+
+TASK_ROW = Prepared(select(task).where(task.c.task_guid == bindparam("b_guid")))
+OPEN_TASKS = Prepared(
+    select(task)
+    .where(task.c.instance_id == bindparam("b_id"), task.c.state == "ready")
+    .order_by(task.c.due_at.is_(None), task.c.due_at, task.c.id)
+)

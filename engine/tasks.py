@@ -15,9 +15,10 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, Select, func, select, update
 
+from . import statements as sql
 from .errors import ConflictError, InvalidOperation, NotFound
 from .history import PendingEvent, case_chain, chain_events, insert_events
-from .models import HumanTask, ProcessInstance
+from .models import HumanTask, ProcessInstance, as_utc
 from .step import StepContext
 
 if TYPE_CHECKING:
@@ -109,6 +110,11 @@ class TaskService:
     def get(self, task_guid: str) -> TaskView:
         with self.engine.db.read() as conn:
             return _task_view(conn, task_guid)
+
+    def open_tasks(self, instance_id: int) -> list[TaskView]:
+        """The case's open tasks, earliest deadline first (the hot path of the API)."""
+        with self.engine.db.read() as conn:
+            return [_view_from_raw(r) for r in sql.OPEN_TASKS.all(conn, {"b_id": instance_id})]
 
     # -- assignment ---------------------------------------------------------------------------
 
@@ -276,11 +282,17 @@ class TaskService:
 
 
 def _task_view(conn: Connection, task_guid: str) -> TaskView:
-    stmt = select(task_table).where(task_table.c.task_guid == task_guid)
-    row = conn.execute(stmt).mappings().first()
+    row = sql.TASK_ROW.first(conn, {"b_guid": task_guid})
     if row is None:
         raise NotFound(f"task {task_guid} does not exist")
-    return TaskView(**row)
+    return _view_from_raw(row)
+
+
+def _view_from_raw(row: Any) -> TaskView:
+    values = row._asdict()
+    for key in ("created_at", "due_at", "completed_at"):
+        values[key] = as_utc(values[key])
+    return TaskView(**values)
 
 
 def _require_ready(task: TaskView) -> None:

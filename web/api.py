@@ -137,8 +137,7 @@ def instance_json(instance_id: int) -> dict[str, Any]:
 
 
 def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
-    tasks = _engine().tasks.list(TaskQuery(instance_id=instance_id, limit=500))
-    return [task_json(t) for t in tasks]
+    return [task_json(t) for t in _engine().tasks.open_tasks(instance_id)]
 
 
 def step_json(ctx: StepContext) -> dict[str, Any]:

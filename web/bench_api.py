@@ -42,8 +42,12 @@ def _prepare(folder: Path) -> tuple[dict[str, str], str]:
     engine.repository.publish(MODEL, actor="bench", now=engine.clock.now())
     token = UserDirectory(engine.db).issue_token(LOGIN)
     engine.db.dispose()
-    env = {**os.environ, "NADZOR_DATABASE_URL": url, "NADZOR_BPMN_DIR": str(folder),
-           "NADZOR_SECRET_KEY": "bench"}
+    env = {
+        **os.environ,
+        "NADZOR_DATABASE_URL": url,
+        "NADZOR_BPMN_DIR": str(folder),
+        "NADZOR_SECRET_KEY": "bench",
+    }
     return env, token
 
 
@@ -77,7 +81,9 @@ def run_api_bench(n: int = 200) -> dict[str, Any]:
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--no-worker"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             _wait_for(port)

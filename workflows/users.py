@@ -7,15 +7,17 @@ stored, so a token is shown once, when issued.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.db import Database
 from engine.errors import NotFound
+from engine.fastsql import Prepared
 
 from .models import Office, UserAccount
 
@@ -44,6 +46,22 @@ def hash_password(password: str) -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_BY_TOKEN = Prepared(
+    select(
+        users_table.c.id,
+        users_table.c.login,
+        users_table.c.name,
+        users_table.c.office_code,
+        office_table.c.level.label("office_level"),
+        users_table.c.roles,
+        users_table.c.locale,
+        users_table.c.active,
+    )
+    .join(office_table, office_table.c.code == users_table.c.office_code)
+    .where(users_table.c.token_hash == bindparam("b_hash"))
+)
 
 
 class UserDirectory:
@@ -106,11 +124,22 @@ class UserDirectory:
         return self.get(login)
 
     def by_token(self, token: str) -> User | None:
+        """Every API call asks this: one prepared statement, no ORM."""
         with self.db.read() as conn:
-            row = conn.execute(
-                self._select().where(users_table.c.token_hash == token_digest(token))
-            ).first()
-        return self._user(row) if row and row.active else None
+            row = _BY_TOKEN.first(conn, {"b_hash": token_digest(token)})
+        if row is None or not row.active:
+            return None
+        roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
+        return User(
+            row.id,
+            row.login,
+            row.name,
+            row.office_code,
+            row.office_level,
+            tuple(roles or ()),
+            row.locale,
+            bool(row.active),
+        )
 
     def issue_token(self, login: str) -> str:
         token = secrets.token_urlsafe(32)
