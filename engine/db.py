@@ -10,10 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+_ACTIVE: ContextVar[Connection | None] = ContextVar("nadzor_write_connection", default=None)
 
 
 class Database:
@@ -34,18 +37,33 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One transaction that commits on success and rolls back on any error.
 
-        On SQLite each thread keeps its write connection open: checking a connection out of
-        the pool and resetting it on return costs more than the step's own statements.
+        A write opened inside another one on the same thread (a service handler writing during
+        a step) joins it under a savepoint: SQLite has one writer, so a second connection would
+        only wait for the first; and the handler's rows then commit or roll back with the step.
+        On SQLite each thread keeps its write connection open: checking a connection out of the
+        pool and resetting it on return costs more than the step's own statements.
         """
-        if not self.is_sqlite:
-            with self._writer.begin() as conn:
-                yield conn
+        outer = _ACTIVE.get()
+        if outer is not None:
+            with outer.begin_nested():
+                yield outer
             return
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._local.conn = self._writer.connect()
-        with conn.begin():
-            yield conn
+        token = None
+        try:
+            if not self.is_sqlite:
+                with self._writer.begin() as conn:
+                    token = _ACTIVE.set(conn)
+                    yield conn
+                return
+            conn = getattr(self._local, "conn", None)
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._local.conn = self._writer.connect()
+            with conn.begin():
+                token = _ACTIVE.set(conn)
+                yield conn
+        finally:
+            if token is not None:
+                _ACTIVE.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

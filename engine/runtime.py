@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .errors import NotFound, ScriptFailed, UnsafeCode
 from .models import HumanTask, MessageWait, ProcessInstance
-from .step import StepContext, record_incident
+from .step import StepContext, case_data, record_incident
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -141,7 +141,6 @@ class RuntimeService:
         """The case's current data (restores the workflow; for case pages, not for queues)."""
 
         def read(wf: Any) -> dict[str, Any]:
-            source = wf.data if wf.is_completed() else (wf.last_task.data if wf.last_task else {})
-            return self.engine.serializer.convert_data(source)
+            return self.engine.serializer.convert_data(case_data(wf))
 
         return self.engine.steps.inspect(instance_id, read)

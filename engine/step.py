@@ -355,10 +355,11 @@ class StepRunner:
         conn, workflow = ctx.conn, ctx.workflow
         ready: dict[str, Task] = {}
         started: list[Task] = []
-        for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+        open_tasks = workflow.get_tasks(state=OPEN_STATES)
+        for task in open_tasks:
             if task.state == TaskState.STARTED:
                 started.append(task)
-            elif task.task_spec.manual:
+            elif task.state == TaskState.READY and task.task_spec.manual:
                 ready[str(task.id)] = task
         self._project_tasks(ctx, ready)
         self._project_timers(ctx, started)
@@ -366,10 +367,8 @@ class StepRunner:
 
         status = "completed" if workflow.is_completed() else "running"
         ctx.status = status
-        # data as of this step, taken before the workflow goes back to the shared cache; a
-        # finished task's dict is never changed afterwards (its children get copies)
-        last = workflow.last_task
-        ctx.data = workflow.data if status == "completed" else (last.data if last else {})
+        # data as of this step, taken before the workflow goes back to the shared cache
+        ctx.data = case_data(workflow, open_tasks)
         if status == "completed":
             ctx.record("instance_completed", data_after=self.serializer.convert_data(workflow.data))
         chained = chain_events(
@@ -626,6 +625,24 @@ def record_incident(
                 created_at=now,
             )
         )
+
+
+OPEN_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def case_data(workflow: BpmnWorkflow, open_tasks: list[Task] | None = None) -> dict[str, Any]:
+    """What the case knows now: the final data once completed; while running, the data the
+    open tasks carry (every branch's), which includes what engine tasks just computed."""
+    if workflow.is_completed():
+        return dict(workflow.data)
+    if open_tasks is None:
+        open_tasks = workflow.get_tasks(state=OPEN_STATES)
+    merged: dict[str, Any] = {}
+    for task in open_tasks:
+        merged.update(task.data)
+    if not merged and workflow.last_task is not None:
+        merged.update(workflow.last_task.data)
+    return merged
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:

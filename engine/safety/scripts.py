@@ -30,6 +30,7 @@ from .expressions import SAFE_BUILTINS
 
 _ALLOWED_SAFE_BUILTINS = {
     "None",
+    "ValueError",
     "False",
     "True",
     "abs",

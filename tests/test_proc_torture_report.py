@@ -1,0 +1,171 @@
+"""Torture report: the emergency chain with its 1 h / 3 h deadlines, the on-site check, the
+pre-trial register and the investigation's outcome (Instruction 104, ¶11.3, ¶13.4, ¶13.8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.config import Settings
+from engine.tasks import TaskQuery
+from tests.conftest import BPMN_DIR
+from workflows.demo import seed_organization
+from workflows.pretrial import LocalPretrialRegister, Registration
+from workflows.runtime import build_engine
+
+MODEL = BPMN_DIR / "torture_report" / "torture_report.bpmn"
+RECEIVED = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # 10:00 in Almaty, the fixture clock
+PAYLOAD = {
+    "institution": "UK-161-2", "victim_name": "Иванов Олег", "source": "convict_appeal",
+    "received_at": "2026-11-24T10:00:00+05:00", "description": "Применение физической силы",
+}
+REPORT = {
+    "event_datetime": "2026-11-24T08:00", "event_place": "ШИЗО", "circumstances": "…",
+    "causes": "…", "methods": "…", "persons_count": 2, "persons": "А., Б.",
+}
+
+
+def start(engine, payload: dict | None = None) -> int:  # type: ignore[no-untyped-def]
+    engine.repository.publish(MODEL, now=engine.clock.now())
+    return engine.runtime.start("torture_report", payload or PAYLOAD, actor="tlg.prosecutor")
+
+
+def tasks(engine, iid: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {t.task_name: t for t in engine.tasks.list(TaskQuery(instance_id=iid))}
+
+
+def complete(engine, iid: int, name: str, data: dict | None = None) -> None:  # type: ignore[no-untyped-def]
+    engine.tasks.complete(tasks(engine, iid)[name].task_guid, data or {}, actor="someone")
+
+
+def through_the_emergency_chain(engine, iid: int) -> None:  # type: ignore[no-untyped-def]
+    complete(engine, iid, "notify_region", {"region_notified_to": "Дежурный прокурор области"})
+    complete(engine, iid, "confirm_notice", {"gp_notified_to": "Дежурный ГП"})
+    complete(engine, iid, "full_report", REPORT)
+    complete(engine, iid, "onsite_check", {"check_findings": "Факт подтверждён"})
+
+
+def test_the_district_notifies_the_region_and_goes_on_site_at_once(domain_engine) -> None:
+    iid = start(domain_engine)
+    open_tasks = tasks(domain_engine, iid)
+    assert set(open_tasks) == {"notify_region", "onsite_check"}
+    notify = open_tasks["notify_region"]
+    assert (notify.role, notify.office_code) == ("prosecutor", "ALM-TLG")
+    assert notify.due_at == RECEIVED + timedelta(hours=1)
+    assert open_tasks["onsite_check"].office_code == "ALM-TLG"
+
+
+def test_the_regional_unit_confirms_the_phone_notice_within_one_hour(domain_engine) -> None:
+    iid = start(domain_engine)
+    complete(domain_engine, iid, "notify_region")
+    confirm = tasks(domain_engine, iid)["confirm_notice"]
+    assert (confirm.role, confirm.office_code) == ("prosecutor", "ALM-OBL")
+    assert confirm.due_at == RECEIVED + timedelta(hours=1)
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(minutes=59)) == 0
+    complete(domain_engine, iid, "confirm_notice")
+    full = tasks(domain_engine, iid)["full_report"]
+    assert (full.office_code, full.due_at) == ("ALM-OBL", RECEIVED + timedelta(hours=3))
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(hours=2)) == 0
+    assert "notice_breached" not in domain_engine.runtime.data(iid)
+
+
+def test_a_missed_hour_is_recorded_and_escalated_to_the_gp_unit(domain_engine) -> None:
+    iid = start(domain_engine)
+    complete(domain_engine, iid, "notify_region")
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(hours=1, seconds=1)) == 1
+    open_tasks = tasks(domain_engine, iid)
+    control = open_tasks["notice_control"]
+    assert (control.role, control.office_code) == ("prosecutor", "GP")
+    assert "confirm_notice" in open_tasks  # the late notice is still owed
+    assert domain_engine.runtime.data(iid)["notice_breached"] is True
+
+
+def test_a_missed_three_hours_is_recorded_and_escalated(domain_engine) -> None:
+    iid = start(domain_engine)
+    complete(domain_engine, iid, "notify_region")
+    complete(domain_engine, iid, "confirm_notice")
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(hours=3)) == 0
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(hours=3, seconds=1)) == 1
+    open_tasks = tasks(domain_engine, iid)
+    assert open_tasks["report_control"].office_code == "GP"
+    assert "full_report" in open_tasks
+    complete(domain_engine, iid, "report_control", {"control_notes": "Запрошено"})
+    complete(domain_engine, iid, "full_report", REPORT)
+    complete(domain_engine, iid, "onsite_check", {"check_findings": "Не подтверждён"})
+    complete(domain_engine, iid, "decide", {"register": False, "decision_reasons": "нет"})
+    final = domain_engine.runtime.data(iid)  # branches' data meet when the case closes
+    assert final["report_breached"] is True and "notice_breached" not in final
+
+
+def test_registered_transferred_and_closed_on_the_investigation_outcome(domain_engine) -> None:
+    iid = start(domain_engine)
+    through_the_emergency_chain(domain_engine, iid)
+    decide = tasks(domain_engine, iid)["decide"]
+    assert (decide.role, decide.office_code) == ("prosecutor", "ALM-TLG")
+    complete(domain_engine, iid, "decide", {"register": True, "decision_reasons": "п. 13.8"})
+    number = domain_engine.runtime.data(iid)["registration"]["number"]
+    assert number.startswith("ERDR-2026-")
+    complete(domain_engine, iid, "transfer", {"investigative_body": "АФМ"})
+    assert tasks(domain_engine, iid) == {}
+    delivered = domain_engine.runtime.deliver_message(
+        "investigation_outcome", {"result": "charged"}, correlation={"case_id": iid}, actor="erdr"
+    )
+    assert delivered == [iid]
+    data = domain_engine.runtime.data(iid)
+    assert data["torture_result"] == "investigated" and data["outcome"] == {"result": "charged"}
+    assert domain_engine.runtime.get(iid).status == "completed"
+
+
+def test_no_grounds_to_register_closes_the_case(domain_engine) -> None:
+    iid = start(domain_engine)
+    through_the_emergency_chain(domain_engine, iid)
+    complete(domain_engine, iid, "decide", {"register": False, "decision_reasons": "не подтв."})
+    assert domain_engine.runtime.get(iid).status == "completed"
+    assert domain_engine.runtime.data(iid)["torture_result"] == "not_registered"
+
+
+def test_an_unknown_source_is_refused_and_nothing_is_started(domain_engine) -> None:
+    from engine.errors import ScriptFailed
+
+    with pytest.raises(ScriptFailed, match="unknown source"):
+        start(domain_engine, {**PAYLOAD, "source": "rumour"})
+
+
+class FlakyRegister:
+    """The register is down for the first call, then answers like the local one."""
+
+    def __init__(self, inner: LocalPretrialRegister) -> None:
+        self.inner, self.calls = inner, 0
+
+    def register(self, case_ref: str, payload: dict) -> Registration:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("ERDR is not answering")
+        return self.inner.register(case_ref, payload)
+
+
+def test_a_register_outage_is_an_incident_and_is_retried(database_url, clock) -> None:
+    settings = Settings(database_url=database_url, secret_key="t", bpmn_dir=BPMN_DIR)
+    probe = build_engine(settings, clock=clock)
+    flaky = FlakyRegister(LocalPretrialRegister(probe.db, clock))
+    engine = build_engine(settings, clock=clock, pretrial=flaky, db=probe.db)
+    seed_organization(engine)
+    iid = start(engine)
+    through_the_emergency_chain(engine, iid)
+    complete(engine, iid, "decide", {"register": True, "decision_reasons": "п. 13.8"})
+    [incident] = engine.management.incidents(instance_id=iid)
+    assert "ERDR is not answering" in incident["message"]
+    assert tasks(engine, iid) == {}
+    assert engine.management.fire_due(clock.now() + timedelta(minutes=2)) == 1
+    assert engine.management.incidents(instance_id=iid) == []
+    assert "transfer" in tasks(engine, iid)
+    assert engine.runtime.data(iid)["registration"]["number"].startswith("ERDR-")
+    engine.db.dispose()
+
+
+def test_the_model_publishes_with_its_forms(domain_engine) -> None:
+    loaded, _ = domain_engine.repository.publish(MODEL, now=domain_engine.clock.now())
+    names = {Path(p).name for p in loaded.files}
+    assert {"torture_report.bpmn", "full_report.form.json", "confirm_notice.form.json"} <= names
