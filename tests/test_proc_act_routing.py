@@ -18,23 +18,12 @@ from engine.engine import Engine
 from engine.errors import ScriptFailed
 from engine.tasks import TaskQuery, TaskView
 from tests.conftest import ROOT
+from workflows.demo_org import LOGIN_PREFIX
 
 MODEL = ROOT / "bpmn" / "act_routing" / "act_routing.bpmn"
 
 #: demo logins by office, to complete tasks as the people who would
-LOGIN = {
-    "GP": "gp",
-    "ALM-OBL": "alm",
-    "KRG-OBL": "krg",
-    "AST-CITY": "ast",
-    "MIL": "mil",
-    "ALM-TLG": "tlg",
-    "ALM-KNV": "knv",
-    "KRG-KAR": "kar",
-    "KRG-ZHZ": "zhz",
-    "AST-ESL": "esl",
-    "MIL-AST": "milast",
-}
+LOGIN = LOGIN_PREFIX
 
 
 def utc(instant: datetime | None) -> datetime | None:

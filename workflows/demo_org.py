@@ -196,7 +196,8 @@ INSTITUTIONS: list[tuple[str, str, str, bool, str, str, str]] = [
     ),
 ]
 
-_SHORT = {
+#: the prefix of each office's demo logins (`tlg.prosecutor`, `tlg.head`, ...)
+LOGIN_PREFIX = {
     "GP": "gp",
     "ALM-OBL": "alm",
     "KRG-OBL": "krg",
@@ -249,7 +250,7 @@ def demo_users() -> list[dict[str, object]]:
     users: list[dict[str, object]] = []
     names = iter(_PEOPLE * 2)
     for code, level, _kind, _parent, *_ in OFFICES:
-        short = _SHORT[code]
+        short = LOGIN_PREFIX[code]
         roles = ["prosecutor", "head"]
         if code in ("GP", "ALM-OBL", "ALM-TLG"):
             roles += ["methodologist", "auditor"]

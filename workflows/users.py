@@ -48,20 +48,18 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_BY_TOKEN = Prepared(
-    select(
-        users_table.c.id,
-        users_table.c.login,
-        users_table.c.name,
-        users_table.c.office_code,
-        office_table.c.level.label("office_level"),
-        users_table.c.roles,
-        users_table.c.locale,
-        users_table.c.active,
-    )
-    .join(office_table, office_table.c.code == users_table.c.office_code)
-    .where(users_table.c.token_hash == bindparam("b_hash"))
-)
+_USERS = select(
+    users_table.c.id,
+    users_table.c.login,
+    users_table.c.name,
+    users_table.c.office_code,
+    office_table.c.level.label("office_level"),
+    users_table.c.roles,
+    users_table.c.locale,
+    users_table.c.active,
+).join(office_table, office_table.c.code == users_table.c.office_code)
+#: every API call asks this: one prepared statement, no ORM
+_BY_TOKEN = Prepared(_USERS.where(users_table.c.token_hash == bindparam("b_hash")))
 
 
 class UserDirectory:
@@ -69,29 +67,20 @@ class UserDirectory:
         self.db = db
 
     def _select(self):  # type: ignore[no-untyped-def]
-        u, o = users_table.c, office_table.c
-        return select(
-            u.id,
-            u.login,
-            u.name,
-            u.office_code,
-            o.level.label("office_level"),
-            u.roles,
-            u.locale,
-            u.active,
-        ).join(office_table, o.code == u.office_code)
+        return _USERS
 
     @staticmethod
     def _user(row) -> User:  # type: ignore[no-untyped-def]
+        roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
         return User(
             row.id,
             row.login,
             row.name,
             row.office_code,
             row.office_level,
-            tuple(row.roles or ()),
+            tuple(roles or ()),
             row.locale,
-            row.active,
+            bool(row.active),
         )
 
     def list(self) -> list[User]:
@@ -124,22 +113,9 @@ class UserDirectory:
         return self.get(login)
 
     def by_token(self, token: str) -> User | None:
-        """Every API call asks this: one prepared statement, no ORM."""
         with self.db.read() as conn:
             row = _BY_TOKEN.first(conn, {"b_hash": token_digest(token)})
-        if row is None or not row.active:
-            return None
-        roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
-        return User(
-            row.id,
-            row.login,
-            row.name,
-            row.office_code,
-            row.office_level,
-            tuple(roles or ()),
-            row.locale,
-            bool(row.active),
-        )
+        return self._user(row) if row is not None and row.active else None
 
     def issue_token(self, login: str) -> str:
         token = secrets.token_urlsafe(32)
