@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -72,8 +73,10 @@ class RuntimeService:
         correlation: dict[str, Any] | None = None,
         actor: str,
         office_code: str | None = None,
+        within_offices: Collection[str] | None = None,
     ) -> list[int]:
-        """Deliver a message to every case waiting for it whose data matches `correlation`."""
+        """Deliver a message to every case waiting for it whose data matches `correlation`
+        (and, when `within_offices` is given, that belongs to one of those offices)."""
         correlation = dict(correlation or {})
         target = correlation.pop("instance_id", None)
         case_id = correlation.pop("case_id", None)
@@ -85,6 +88,8 @@ class RuntimeService:
         )
         if target is not None:
             stmt = stmt.where(instance_table.c.id == int(target))
+        if within_offices is not None:
+            stmt = stmt.where(instance_table.c.office_code.in_(list(within_offices)))
         with self.engine.db.read() as conn:
             candidates = conn.execute(stmt).all()
         matched = [

@@ -149,3 +149,23 @@ def test_the_openapi_document_matches_the_routes(api, domain_engine) -> None:
                 served.add((path, method.lower()))
     documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert served == documented
+
+
+def test_a_message_reaches_only_cases_in_the_senders_scope(api, domain_engine, clock) -> None:
+    from tests.conftest import FIXTURES
+
+    domain_engine.repository.publish(
+        FIXTURES / "engine" / "service" / "service.bpmn", now=clock.now()
+    )
+    domain_engine.services.register("register_case", lambda params, data: {"number": "1"})
+    iid = domain_engine.runtime.start(
+        "service_step", {"case_ref": "C-7", "institution": "UK-161-2"}, actor="tlg.prosecutor"
+    )
+    body = {
+        "name": "addressee_answer",
+        "correlation": {"case_ref": "C-7"},
+        "data": {"result": "satisfied"},
+    }
+    assert api("POST", "/messages", "kar.prosecutor", json=body).status_code == 404
+    delivered = api("POST", "/messages", "tlg.prosecutor", json=body)
+    assert delivered.status_code == 200 and delivered.json == {"delivered": [iid]}

@@ -357,7 +357,12 @@ def messages() -> Any:
         raise ApiError(400, "bad_request", "'correlation' and 'data' must be JSON objects")
     user = _user()
     delivered = _engine().runtime.deliver_message(
-        name, payload, correlation=correlation, actor=user.login, office_code=user.office_code
+        name,
+        payload,
+        correlation=correlation,
+        actor=user.login,
+        office_code=user.office_code,
+        within_offices=visible_offices(_directory(), user),
     )
     if not delivered:
         raise ApiError(404, "not_found", f"no case is waiting for message '{name}' with these keys")
