@@ -203,7 +203,8 @@ class StepRunner:
                         "data": self.serializer.convert_data(data),
                     },
                 )
-                self._advance(ctx)
+                with using_clock(self.clock):
+                    self._advance(ctx)
                 self._save(ctx, revision=0, audit_seq=0, audit_head="")
         except Exception as exc:
             raise self._translate(exc) from exc

@@ -177,3 +177,23 @@ def test_state_is_stored_without_the_spec(engine) -> None:
         ).scalar()
     assert '"spec"' not in state and "subprocess_specs" not in state
     assert len(state) < 6000
+
+
+def test_a_duration_timer_counts_from_the_engine_clock_not_the_server_clock(
+    engine, tmp_path
+) -> None:
+    """timeDuration starts when the engine reaches the timer: the injected clock's 'now'."""
+    folder = tmp_path / "duration"
+    folder.mkdir()
+    model = BENCH_MODEL.read_text().replace(
+        '<bpmn:timeDate xsi:type="bpmn:tFormalExpression" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "add_hours(placed_at, 48 if remote else 24)</bpmn:timeDate>",
+        '<bpmn:timeDuration>"PT2H"</bpmn:timeDuration>',
+    )
+    assert "timeDuration" in model
+    (folder / "penalty_check.bpmn").write_text(model)
+    engine.repository.publish(folder / "penalty_check.bpmn", now=engine.clock.now())
+    iid = engine.runtime.start("bench_penalty_check", {"remote": False}, actor="ivanov")
+    [task] = open_tasks(engine, iid)
+    assert task.due_at == engine.clock.now() + timedelta(hours=2)
