@@ -95,3 +95,34 @@ def test_cli_lists_users_and_institutions_with_the_contract_keys(
     }
     token = runner.invoke(main, ["users", "token", "gp.auditor"]).output.strip()
     assert UserDirectory(domain_engine.db).by_token(token).login == "gp.auditor"
+
+
+def test_seed_demo_starts_a_working_queue_once(domain_engine) -> None:
+    from sqlalchemy import func, select
+
+    from engine.models import HumanTask, ProcessInstance
+    from workflows.demo import seed
+
+    first = seed(domain_engine)
+    assert first["cases_started"] == 12
+    assert {p["process_id"] for p in first["published"]} == {
+        "penalty_room_check",
+        "torture_report",
+        "npm_pmc_appeal",
+        "act_routing",
+    }
+    again = seed(domain_engine)
+    assert again["cases_started"] == 0 and not any(p["created"] for p in again["published"])
+    with domain_engine.db.read() as conn:
+        statuses = dict(
+            conn.execute(
+                select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)
+            ).all()
+        )
+        open_tasks = conn.execute(
+            select(func.count()).select_from(HumanTask).where(HumanTask.state == "ready")
+        ).scalar()
+    assert statuses["completed"] >= 1 and statuses["running"] >= 10
+    assert open_tasks >= 12
+    assert any(line.startswith("  tlg.prosecutor") for line in first["lines"])
+    assert domain_engine.verify_history()["ok"] is True
