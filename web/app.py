@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify
+from flask_wtf.csrf import CSRFProtect
 
 from engine.config import load_settings
-from engine.tasks import TaskQuery
 from web.api import api
+from web.auth import Throttle, auth, login_manager
+from web.tasks_ui import tasks_ui
 from workflows.organization import OrganizationDirectory
 from workflows.runtime import build_engine
 from workflows.users import UserDirectory
+
+csrf = CSRFProtect()
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings()
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax"
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # behind TLS in production; the embedded default serves plain http on 127.0.0.1
+        SESSION_COOKIE_SECURE=os.environ.get("NADZOR_SECURE_COOKIES") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
     )
     if overrides:
         app.config.update(overrides)
@@ -28,16 +39,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         "directory"
     ) or OrganizationDirectory(engine.db)
     app.extensions["nadzor.users"] = UserDirectory(engine.db)
+    app.extensions["nadzor.throttle"] = Throttle()
+
+    csrf.init_app(app)
+    csrf.exempt(api)  # bearer tokens, no cookies: CSRF does not apply
+    login_manager.init_app(app)
     app.register_blueprint(api)
+    app.register_blueprint(auth)
+    app.register_blueprint(tasks_ui)
 
     @app.get("/health")
     def health() -> Any:
         return jsonify(status="ok")
-
-    @app.get("/")
-    def index() -> str:
-        procedures = engine.repository.list()
-        tasks = engine.tasks.list(TaskQuery(limit=50))
-        return render_template("index.html", procedures=procedures, tasks=tasks)
 
     return app

@@ -1,0 +1,81 @@
+"""Signing in and working the office queue in the server-rendered UI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.tasks import TaskQuery
+from tests.conftest import BENCH_MODEL
+from web.app import create_app
+
+PAYLOAD = {
+    "institution": "UK-161-2",
+    "convict_name": "Петров",
+    "remote": False,
+    "placed_at": "2026-11-24T09:30:00+05:00",
+}
+
+
+@pytest.fixture
+def web(domain_engine, clock):  # type: ignore[no-untyped-def]
+    domain_engine.repository.publish(BENCH_MODEL, now=clock.now())
+    app = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True})
+    return app.test_client()
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, login: str, password: str = "nadzor-demo"):  # type: ignore[no-untyped-def]
+    token = csrf(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"login": login, "password": password, "csrf_token": token})
+
+
+def test_pages_need_a_signed_in_user(web) -> None:
+    response = web.get("/queue")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_form_without_its_csrf_token_is_refused(web) -> None:
+    response = web.post("/login", data={"login": "tlg.prosecutor", "password": "nadzor-demo"})
+    assert response.status_code == 400
+
+
+def test_a_wrong_password_is_told_and_repeated_failures_are_throttled(web) -> None:
+    response = sign_in(web, "tlg.prosecutor", "wrong")
+    assert response.status_code == 401 and "Неверный логин или пароль" in response.get_data(True)
+    for _ in range(5):
+        sign_in(web, "tlg.prosecutor", "wrong")
+    blocked = sign_in(web, "tlg.prosecutor")  # even the right password waits now
+    assert blocked.status_code == 429
+
+
+def test_the_office_queue_shows_the_check_with_its_deadline_and_claims_it(
+    web, domain_engine
+) -> None:
+    iid = domain_engine.runtime.start("bench_penalty_check", PAYLOAD, actor="tlg.prosecutor")
+    assert sign_in(web, "tlg.prosecutor").status_code == 302
+    page = web.get("/queue").get_data(as_text=True)
+    assert "Check the placement" in page and f"№ {iid}" in page
+    assert "25.11.2026 09:30" in page  # the deadline in Almaty time
+    assert "осталось 23 ч 30 мин" in page
+    task = domain_engine.tasks.list(TaskQuery(instance_id=iid))[0]
+    response = web.post(f"/tasks/{task.task_guid}/claim", data={"csrf_token": csrf(page)})
+    assert response.status_code == 302
+    assert domain_engine.tasks.get(task.task_guid).assignee == "tlg.prosecutor"
+    mine = web.get("/queue/mine").get_data(as_text=True)
+    assert "Check the placement" in mine
+
+
+def test_another_office_neither_sees_nor_claims_the_task(web, domain_engine) -> None:
+    iid = domain_engine.runtime.start("bench_penalty_check", PAYLOAD, actor="tlg.prosecutor")
+    sign_in(web, "kar.prosecutor")
+    page = web.get("/queue").get_data(as_text=True)
+    assert f"№ {iid}" not in page
+    task = domain_engine.tasks.list(TaskQuery(instance_id=iid))[0]
+    response = web.post(f"/tasks/{task.task_guid}/claim", data={"csrf_token": csrf(page)})
+    assert response.status_code == 403
+    assert domain_engine.tasks.get(task.task_guid).assignee is None
