@@ -79,3 +79,63 @@ def test_another_office_neither_sees_nor_claims_the_task(web, domain_engine) -> 
     response = web.post(f"/tasks/{task.task_guid}/claim", data={"csrf_token": csrf(page)})
     assert response.status_code == 403
     assert domain_engine.tasks.get(task.task_guid).assignee is None
+
+
+PENALTY = {
+    "institution": "UK-161-2",
+    "convict_name": "Серикбаев Нурлан",
+    "placed_at": "2026-11-24T09:30:00+05:00",
+    "resolution_number": "ДИЗО-1",
+    "resolution_date": "2026-11-24",
+    "grounds": "Нарушение распорядка",
+    "duration_days": 10,
+}
+
+
+def test_the_check_form_refuses_a_missing_field_then_completes(web, domain_engine, clock) -> None:
+    from tests.conftest import BPMN_DIR
+
+    domain_engine.repository.publish(
+        BPMN_DIR / "penalty_room_check" / "penalty_room_check.bpmn", now=clock.now()
+    )
+    iid = domain_engine.runtime.start("penalty_room_check", PENALTY, actor="tlg.prosecutor")
+    [task] = domain_engine.tasks.list(TaskQuery(instance_id=iid))
+    sign_in(web, "tlg.prosecutor")
+    page = web.get(f"/tasks/{task.task_guid}").get_data(as_text=True)
+    assert "Серикбаев Нурлан" in page and 'name="findings"' in page
+
+    missing = web.post(
+        f"/tasks/{task.task_guid}",
+        data={
+            "csrf_token": csrf(page),
+            "placement_lawful": "on",
+            "conditions_lawful": "on",
+        },
+    )
+    assert missing.status_code == 422
+    assert 'data-field="findings">Обязательное поле.' in missing.get_data(as_text=True)
+    assert domain_engine.tasks.get(task.task_guid).state == "ready"
+
+    done = web.post(
+        f"/tasks/{task.task_guid}",
+        data={
+            "csrf_token": csrf(page),
+            "placement_lawful": "on",
+            "conditions_lawful": "on",
+            "findings": "Нарушений нет",
+        },
+    )
+    assert done.status_code == 302
+    assert domain_engine.runtime.get(iid).status == "completed"
+    assert domain_engine.runtime.data(iid)["findings"] == "Нарушений нет"
+
+    again = web.post(
+        f"/tasks/{task.task_guid}",
+        data={
+            "csrf_token": csrf(page),
+            "findings": "Повторно",
+        },
+    )
+    assert again.status_code == 409 and "already completed by tlg.prosecutor" in again.get_data(
+        True
+    )

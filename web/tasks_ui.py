@@ -14,6 +14,9 @@ from flask_login import current_user, login_required
 from engine.calendar import to_local
 from engine.errors import EngineError
 from engine.tasks import TaskQuery, TaskView
+from workflows.scope import can_see_office
+
+from .forms import fields_of, parse
 
 tasks_ui = Blueprint("tasks", __name__)
 
@@ -99,6 +102,50 @@ def queue(queue: str) -> Any:
 @login_required
 def office_queue() -> Any:
     return queue("office")
+
+
+@tasks_ui.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task_page(task_id: str) -> Any:
+    """The task's form beside the case's data; a failed rule shows per field, completes nothing."""
+    engine, user = _engine(), current_user.user
+    task = engine.tasks.get(task_id)
+    directory = current_app.extensions["nadzor.directory"]
+    if not can_see_office(directory, user, task.office_code):
+        abort(403)
+    definition = engine.repository.get(engine.runtime.get(task.instance_id).definition_id)
+    fields = fields_of(definition.form(task.form))
+    case_data = engine.runtime.data(task.instance_id)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        if task.office_code != user.office_code or not user.has_role(task.role or "", "head"):
+            abort(403)
+        values, errors = parse(fields, request.form)
+        if not errors:
+            try:
+                engine.tasks.complete(
+                    task_id, values, actor=user.login, office_code=user.office_code
+                )
+            except EngineError as exc:
+                flash(str(exc), "error")
+                status = 409
+            else:
+                flash(f"Задача «{task.title}» выполнена.", "ok")
+                return redirect(url_for("tasks.office_queue"))
+        else:
+            status = 422
+    shown = {**case_data, **values}
+    return render_template(
+        "tasks/task.html",
+        task=task,
+        row=_row(task, engine.clock.now()),
+        fields=fields,
+        values=shown,
+        errors=errors,
+        case_data=case_data,
+    ), status
 
 
 @tasks_ui.post("/tasks/<task_id>/<action>")
