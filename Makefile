@@ -7,7 +7,9 @@ NADZOR := $(VENV)/bin/nadzor
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test db demo lint bench clean
+ASSETS := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
+
+.PHONY: run test install install-test db demo lint bench clean assets browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +21,22 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(PIP) install --quiet -e ".[test]"
 	touch $(TEST_STAMP)
 
+# bpmn.io libraries from npm (package-lock.json pins them), served by the app itself
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p web/static/vendor/bpmn-js
+	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/assets/* web/static/vendor/bpmn-js/
+
+assets: $(ASSETS)
+
+# browser tests drive Debian's Chromium (Playwright's own download is not reachable here)
+CHROMIUM := /usr/lib/chromium/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+
+browser: $(CHROMIUM)
+
 install: $(STAMP)
 
 install-test: $(TEST_STAMP)
@@ -29,13 +47,13 @@ db: install
 demo: db
 	$(NADZOR) seed-demo
 
-run: demo
+run: demo assets
 	$(NADZOR) serve --host 127.0.0.1 --port 5000
 
 lint: install-test
 	$(VENV)/bin/ruff check engine workflows web tests
 
-test: install-test
+test: install-test assets browser
 	$(VENV)/bin/ruff check engine workflows web tests
 	$(VENV)/bin/pytest
 
@@ -43,4 +61,4 @@ bench: install
 	$(NADZOR) bench engine --json
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules web/static/vendor

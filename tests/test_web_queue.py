@@ -139,3 +139,20 @@ def test_the_check_form_refuses_a_missing_field_then_completes(web, domain_engin
     assert again.status_code == 409 and "already completed by tlg.prosecutor" in again.get_data(
         True
     )
+
+
+def test_the_case_page_shows_the_path_the_history_and_serves_the_diagram(
+    web, domain_engine
+) -> None:
+    iid = domain_engine.runtime.start("bench_penalty_check", PAYLOAD, actor="tlg.prosecutor")
+    sign_in(web, "tlg.prosecutor")
+    page = web.get(f"/cases/{iid}").get_data(as_text=True)
+    assert f"Дело № {iid}" in page and "instance_started" in page
+    assert '"start"' in page and '["check"]' in page  # completed path and the current task
+    assert "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in page
+    diagram = web.get(f"/cases/{iid}/diagram.bpmn")
+    assert diagram.status_code == 200 and b'process id="bench_penalty_check"' in diagram.data
+    web.post("/logout", data={"csrf_token": csrf(page)})
+    sign_in(web, "kar.prosecutor")
+    assert web.get(f"/cases/{iid}").status_code == 403
+    assert web.get(f"/cases/{iid}/diagram.bpmn").status_code == 403

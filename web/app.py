@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.config import load_settings
 from web.api import api
 from web.auth import Throttle, auth, login_manager
+from web.cases_ui import cases_ui
 from web.tasks_ui import tasks_ui
 from workflows.organization import OrganizationDirectory
 from workflows.runtime import build_engine
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(auth)
     app.register_blueprint(tasks_ui)
+    app.register_blueprint(cases_ui)
 
     @app.get("/health")
     def health() -> Any:

@@ -1,0 +1,32 @@
+"""In a real browser: sign in, open a case, see the diagram with the path and the open task."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+PAYLOAD = {
+    "institution": "UK-161-2",
+    "convict_name": "Петров",
+    "remote": False,
+    "placed_at": "2026-11-24T09:30:00+05:00",
+}
+
+
+def test_the_case_page_draws_the_diagram_with_the_path_taken(page: Page, live) -> None:
+    base, engine = live
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    iid = engine.runtime.start("penalty_room_check", PAYLOAD, actor="tlg.prosecutor")
+    page.goto(f"{base}/login")
+    page.fill("input[name=login]", "tlg.prosecutor")
+    page.fill("input[name=password]", "nadzor-demo")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Очередь прокуратуры")
+    expect(page.locator("table")).to_contain_text("Проверить законность водворения")
+    page.click(f"text=№ {iid}")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    assert page.locator(".djs-element.done").count() >= 1
+    current = page.locator(".djs-element.current")
+    expect(current).to_have_count(1)
+    assert current.get_attribute("data-element-id") == "placement_check"
+    assert errors == []

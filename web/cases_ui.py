@@ -1,0 +1,85 @@
+"""Case page: status, data, deadlines, history, and the diagram with the path taken.
+
+The diagram is drawn by bpmn-js (served from web/static/vendor, built from npm at make time)
+with markers on completed elements and on the open tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template
+from flask_login import current_user, login_required
+from SpiffWorkflow.util.task import TaskState
+
+from engine.calendar import to_local
+from engine.tasks import TaskQuery
+from workflows.scope import READ_ROLES, can_see_office
+
+cases_ui = Blueprint("cases", __name__)
+
+
+def _engine() -> Any:
+    return current_app.extensions["nadzor.engine"]
+
+
+def _visible_case(instance_id: int) -> Any:
+    engine, user = _engine(), current_user.user
+    view = engine.runtime.get(instance_id)
+    directory = current_app.extensions["nadzor.directory"]
+    if not user.has_role(*READ_ROLES) or not can_see_office(directory, user, view.office_code):
+        abort(403)
+    return view
+
+
+def _main_bpmn(definition: Any) -> str:
+    """The version's file that defines its process (called processes travel beside it)."""
+    marker = f'<bpmn:process id="{definition.process_id}"'
+    for path, text in sorted(definition.files.items()):
+        if path.endswith(".bpmn") and marker in text:
+            return text
+    abort(404)
+
+
+def _path_taken(workflow: Any) -> list[str]:
+    """BPMN ids of the top-level elements the case has completed."""
+    done = workflow.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
+    return sorted({t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id})
+
+
+@cases_ui.get("/cases/<int:instance_id>")
+@login_required
+def case_page(instance_id: int) -> Any:
+    view = _visible_case(instance_id)
+    engine = _engine()
+    tasks = engine.tasks.list(TaskQuery(instance_id=instance_id, state=None, limit=500))
+    now = engine.clock.now()
+    deadlines = [
+        {
+            "task": t,
+            "due_local": to_local(t.due_at).strftime("%d.%m.%Y %H:%M") if t.due_at else "",
+            "met": t.due_at is None or (t.completed_at or now) <= t.due_at,
+        }
+        for t in tasks
+    ]
+    history = engine.history.events(instance_id)
+    path = engine.steps.inspect(instance_id, _path_taken)
+    current = sorted({t.task_name for t in tasks if t.state == "ready"})
+    return render_template(
+        "cases/case.html",
+        case=view,
+        data=engine.runtime.data(instance_id),
+        deadlines=deadlines,
+        history=history,
+        path=path,
+        current=current,
+        to_local=to_local,
+    )
+
+
+@cases_ui.get("/cases/<int:instance_id>/diagram.bpmn")
+@login_required
+def case_diagram(instance_id: int) -> Any:
+    view = _visible_case(instance_id)
+    definition = _engine().repository.get(view.definition_id)
+    return Response(_main_bpmn(definition), mimetype="application/xml")
