@@ -30,3 +30,33 @@ def test_the_case_page_draws_the_diagram_with_the_path_taken(page: Page, live) -
     expect(current).to_have_count(1)
     assert current.get_attribute("data-element-id") == "placement_check"
     assert errors == []
+
+
+def test_a_district_prosecutor_claims_fixes_a_missing_field_and_completes(page: Page, live) -> None:
+    base, engine = live
+    iid = engine.runtime.start("penalty_room_check", PAYLOAD, actor="tlg.prosecutor")
+    page.goto(f"{base}/login")
+    page.fill("input[name=login]", "tlg.prosecutor")
+    page.fill("input[name=password]", "nadzor-demo")
+    page.click("button[type=submit]")
+    row = page.locator("tr", has_text=f"№ {iid}")
+    row.locator("button", has_text="Взять").click()
+    expect(page.locator(".flash.ok")).to_contain_text("взята в работу")
+    page.click("text=Мои задачи")
+    page.click("text=Проверить законность водворения")
+    page.check("input[name=placement_lawful]")
+    page.check("input[name=conditions_lawful]")
+    page.click("button:has-text('Выполнить')")  # findings left empty
+    expect(page.locator("[data-field=findings]")).to_have_text("Обязательное поле.")
+    assert engine.runtime.get(iid).status == "running"
+    page.check("input[name=placement_lawful]")
+    page.check("input[name=conditions_lawful]")
+    page.fill("textarea[name=findings]", "Нарушений не выявлено")
+    page.click("button:has-text('Выполнить')")
+    expect(page.locator(".flash.ok")).to_contain_text("выполнена")
+    assert engine.runtime.get(iid).status == "completed"
+    page.goto(f"{base}/cases/{iid}")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    done = page.locator(".djs-element.done")
+    assert done.count() >= 4  # start, deadline, the check, the gateway, ... the end
+    expect(page.locator(".djs-element.current")).to_have_count(0)
