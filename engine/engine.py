@@ -57,6 +57,7 @@ class Engine:
         services: ServiceRegistry | None = None,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         cache_size: int = 2000,
+        case_attributes: tuple[str, ...] = (),
     ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
@@ -77,6 +78,7 @@ class Engine:
             self.organization,
             self.script_engine,
             self.cache,
+            case_attributes,
         )
         self.runtime = RuntimeService(self)
         self.tasks = TaskService(self)

@@ -116,6 +116,25 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(events_table), rows)
 
 
+def append_case_event(
+    conn: Connection, instance_id: int, now: datetime, event: PendingEvent
+) -> None:
+    """Append one event to a case's chain outside a workflow step (the case row must be locked
+    or, on SQLite, the write transaction held)."""
+    seq, head = conn.execute(
+        select(instance_table.c.audit_seq, instance_table.c.audit_head).where(
+            instance_table.c.id == instance_id
+        )
+    ).one()
+    chained = chain_events(case_chain(instance_id), instance_id, seq, head, now, [event])
+    insert_events(conn, chained.rows)
+    conn.execute(
+        update(instance_table)
+        .where(instance_table.c.id == instance_id)
+        .values(audit_seq=chained.seq, audit_head=chained.head)
+    )
+
+
 def append_system_events(
     conn: Connection, instant: datetime, events: Sequence[PendingEvent]
 ) -> None:

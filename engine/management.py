@@ -16,8 +16,8 @@ from sqlalchemy import and_, or_, select, update
 
 from .clock import FakeClock
 from .errors import EngineError, NotFound
-from .history import write_checkpoint
-from .models import Incident, Timer
+from .history import PendingEvent, append_case_event, write_checkpoint
+from .models import HumanTask, Incident, ProcessInstance, Timer, as_utc
 from .services import retry_delay
 from .step import SkipStep, StepContext, record_incident
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 timer_table = Timer.__table__
 incident_table = Incident.__table__
+task_table = HumanTask.__table__
+instance_table = ProcessInstance.__table__
 
 
 class ManagementService:
@@ -85,6 +87,72 @@ class ManagementService:
         except EngineError as exc:
             self._postpone(row, now, str(exc))
             return False
+
+    def fire_alerts(self, now: datetime | None = None) -> dict[str, int]:
+        """Record reminders that came due and deadlines that passed, once per task.
+
+        Neither touches the workflow: the model's own boundary timers do the escalation; this
+        marks the task row (so queues can show it) and writes the case's history.
+        """
+        now = now or self.engine.clock.now()
+        c = task_table.c
+        counts = {"reminders": 0, "breaches": 0}
+        with self.engine.db.read() as conn:
+            reminders = conn.execute(
+                select(c.task_guid)
+                .where(c.state == "ready", c.remind_at <= now, c.reminded_at.is_(None))
+                .order_by(c.remind_at)
+                .limit(500)
+            ).scalars().all()
+            breaches = conn.execute(
+                select(c.task_guid)
+                .where(c.state == "ready", c.due_at < now, c.breached_at.is_(None))
+                .order_by(c.due_at)
+                .limit(500)
+            ).scalars().all()
+        for guid in reminders:
+            if self._mark(guid, "reminded_at", "task_reminder", now):
+                counts["reminders"] += 1
+        for guid in breaches:
+            if self._mark(guid, "breached_at", "deadline_breached", now):
+                counts["breaches"] += 1
+        return counts
+
+    def _mark(self, task_guid: str, column: str, event_type: str, now: datetime) -> bool:
+        c = task_table.c
+        with self.engine.db.write() as conn:
+            instance_id = conn.execute(
+                select(c.instance_id).where(c.task_guid == task_guid)
+            ).scalar_one()
+            if conn.dialect.name == "postgresql":  # the case's lock orders its history
+                conn.execute(
+                    select(instance_table.c.id)
+                    .where(instance_table.c.id == instance_id)
+                    .with_for_update()
+                )
+            row = conn.execute(select(task_table).where(c.task_guid == task_guid)).mappings().one()
+            if row["state"] != "ready" or row[column] is not None:
+                return False  # completed meanwhile, or marked by another worker
+            conn.execute(update(task_table).where(c.task_guid == task_guid).values({column: now}))
+            append_case_event(
+                conn,
+                instance_id,
+                now,
+                PendingEvent(
+                    event_type,
+                    "timer",
+                    row["office_code"],
+                    task_guid=task_guid,
+                    task_name=row["task_name"],
+                    data_after={
+                        "title": row["title"],
+                        "assignee": row["assignee"],
+                        "office_code": row["office_code"],
+                        "due_at": as_utc(row["due_at"]).isoformat() if row["due_at"] else None,
+                    },
+                ),
+            )
+        return True
 
     def _postpone(self, row: Any, now: datetime, message: str) -> None:
         """A timer whose step fails is retried later, with the failure kept as an incident."""

@@ -117,6 +117,8 @@ class HumanTask(Base):
         Index("ix_human_task_queue", "state", "office_code", "role", "due_at"),
         Index("ix_human_task_assignee", "assignee", "state", "due_at"),
         Index("ix_human_task_instance", "instance_id", "state"),
+        Index("ix_human_task_remind", "state", "remind_at"),
+        Index("ix_human_task_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -135,6 +137,28 @@ class HumanTask(Base):
     state: Mapped[str] = mapped_column(String(20))
     completed_by: Mapped[str | None] = mapped_column(String(100))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseAttribute(Base):
+    """A start-data value queues filter on (institution, a person's name, a document number).
+
+    Kept apart from the JSON summary so that filters are indexed lookups on every database.
+    """
+
+    __tablename__ = "case_attribute"
+    __table_args__ = (
+        Index("ix_case_attribute_instance", "instance_id", "name"),
+        Index("ix_case_attribute_value", "name", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    value: Mapped[str] = mapped_column(String(300))
+    value_norm: Mapped[str] = mapped_column(String(300))
 
 
 class Timer(Base):

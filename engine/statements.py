@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from .fastsql import Prepared
 from .history import events_table
-from .models import HumanTask, MessageWait, ProcessInstance, Timer
+from .models import CaseAttribute, HumanTask, MessageWait, ProcessInstance, Timer
 
 instance = ProcessInstance.__table__
 task = HumanTask.__table__
@@ -78,6 +78,7 @@ _TASK_COLUMNS = [
     "form",
     "created_at",
     "due_at",
+    "remind_at",
     "state",
 ]
 INSERT_TASKS = Prepared(insert(task).inline(), _TASK_COLUMNS)
@@ -90,6 +91,10 @@ FINISH_TASK = Prepared(
         completed_by=bindparam("b_by"),
         completed_at=bindparam("b_at"),
     )
+)
+
+INSERT_ATTRIBUTES = Prepared(
+    insert(CaseAttribute.__table__).inline(), ["instance_id", "name", "value", "value_norm"]
 )
 
 INSERT_TIMER = Prepared(

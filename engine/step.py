@@ -13,7 +13,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -140,7 +141,9 @@ class StepRunner:
         organization: Organization,
         script_engine: Any,
         cache: WorkflowCache,
+        case_attributes: tuple[str, ...] = (),
     ) -> None:
+        self.case_attributes = case_attributes
         self.db = db
         self.repository = repository
         self.serializer = serializer
@@ -191,6 +194,9 @@ class StepRunner:
                     ),
                 ).id
                 start_task.data["case_id"] = instance_id  # models may refer to their case
+                attributes = _attributes(instance_id, data, self.case_attributes)
+                if attributes:
+                    sql.INSERT_ATTRIBUTES.many(conn, attributes)
                 ctx = StepContext(
                     conn, workflow, definition, instance_id, now, actor, office_code, Projection()
                 )
@@ -407,6 +413,7 @@ class StepRunner:
             lane = getattr(spec, "lane", None)
             assignment = self.organization.assign(lane, task.data, ctx.definition.process_id)
             due = _deadline(task)
+            remind = _reminder(task, due, ctx.now)
             new_rows.append(
                 {
                     "instance_id": ctx.instance_id,
@@ -421,6 +428,7 @@ class StepRunner:
                     "form": _form_name(spec),
                     "created_at": ctx.now,
                     "due_at": due,
+                    "remind_at": remind,
                     "state": "ready",
                 }
             )
@@ -689,6 +697,54 @@ def _deadline(task: Task) -> datetime | None:
     if interrupting:
         return min(interrupting)
     return min(others) if others else None
+
+
+REMINDER_LEAD_MAX = timedelta(hours=24)
+
+
+def _reminder(task: Task, due: datetime | None, now: datetime) -> datetime | None:
+    """When the task's reminder is due: its `reminder` property (ISO duration before the
+    deadline) or a quarter of the time it was given, at most a day before the deadline."""
+    if due is None:
+        return None
+    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
+    lead: timedelta | None = None
+    if props.get("reminder"):
+        with suppress(ValueError, TypeError):
+            lead = isodate_duration(props["reminder"])
+    if lead is None:
+        lead = min(REMINDER_LEAD_MAX, max(due - now, timedelta(0)) / 4)
+    return due - lead
+
+
+def isodate_duration(text: str) -> timedelta:
+    """An ISO 8601 duration of weeks, days, hours, minutes, seconds (no calendar months)."""
+    parts = TimerEventDefinition.parse_iso_duration(text)
+    if parts.get("years") or parts.get("months"):
+        raise ValueError("a reminder is given in days or hours, not months")
+    return timedelta(
+        weeks=parts.get("weeks", 0),
+        days=parts.get("days", 0),
+        hours=parts.get("hours", 0),
+        minutes=parts.get("minutes", 0),
+        seconds=parts.get("seconds", 0),
+    )
+
+
+def _attributes(
+    instance_id: int, data: dict[str, Any], names: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Case attribute rows for the start data's searchable values."""
+    rows = []
+    for name in names:
+        value = data.get(name)
+        if value is None or isinstance(value, dict | list) or value == "":
+            continue
+        text = str(value)[:300]
+        rows.append(
+            {"instance_id": instance_id, "name": name, "value": text, "value_norm": text.casefold()}
+        )
+    return rows
 
 
 def _tree_depth(workflow: BpmnWorkflow) -> int:

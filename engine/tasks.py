@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, Select, func, select, update
+from sqlalchemy import Connection, Select, exists, func, or_, select, update
 
 from . import statements as sql
 from .errors import ConflictError, InvalidOperation, NotFound
-from .history import PendingEvent, case_chain, chain_events, insert_events
-from .models import HumanTask, ProcessInstance, as_utc
+from .history import PendingEvent, append_case_event
+from .models import CaseAttribute, HumanTask, ProcessInstance, as_utc
 from .step import StepContext
 
 if TYPE_CHECKING:
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 task_table = HumanTask.__table__
 instance_table = ProcessInstance.__table__
+attribute_table = CaseAttribute.__table__
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
@@ -46,6 +51,9 @@ class TaskView:
     state: str
     completed_by: str | None
     completed_at: datetime | None
+    remind_at: datetime | None = None
+    reminded_at: datetime | None = None
+    breached_at: datetime | None = None
 
 
 @dataclass
@@ -60,6 +68,8 @@ class TaskQuery:
     process_id: str | None = None
     instance_id: int | None = None
     due_before: datetime | None = None
+    attributes: dict[str, str] | None = None  # exact start-data values, e.g. institution
+    text: str | None = None  # part of a searchable start-data value; digits: case number
     limit: int = 50
     offset: int = 0
 
@@ -89,6 +99,26 @@ class TaskService:
             stmt = stmt.where(c.instance_id == query.instance_id)
         if query.due_before:
             stmt = stmt.where(c.due_at <= query.due_before)
+        a = attribute_table.c
+        for name, value in (query.attributes or {}).items():
+            stmt = stmt.where(
+                exists().where(a.instance_id == c.instance_id, a.name == name, a.value == value)
+            )
+        text = (query.text or "").strip()
+        if text.isdigit():  # a case number, or a document number given whole
+            stmt = stmt.where(
+                or_(
+                    c.instance_id == int(text),
+                    exists().where(a.instance_id == c.instance_id, a.value == text),
+                )
+            )
+        elif text:
+            pattern = "%" + _escape_like(text.casefold()) + "%"
+            stmt = stmt.where(
+                exists().where(
+                    a.instance_id == c.instance_id, a.value_norm.like(pattern, escape="\\")
+                )
+            )
         return stmt
 
     def list(self, query: TaskQuery) -> list[TaskView]:
@@ -159,7 +189,7 @@ class TaskService:
             conn.execute(
                 update(task_table).where(task_table.c.task_guid == task_guid).values(**values)
             )
-            self._append_case_event(
+            append_case_event(
                 conn,
                 task.instance_id,
                 now,
@@ -183,22 +213,6 @@ class TaskService:
             task = _task_view(conn, task_guid)
         _require_ready(task)
         return task
-
-    def _append_case_event(
-        self, conn: Connection, instance_id: int, now: datetime, event: PendingEvent
-    ) -> None:
-        seq, head = conn.execute(
-            select(instance_table.c.audit_seq, instance_table.c.audit_head).where(
-                instance_table.c.id == instance_id
-            )
-        ).one()
-        chained = chain_events(case_chain(instance_id), instance_id, seq, head, now, [event])
-        insert_events(conn, chained.rows)
-        conn.execute(
-            update(instance_table)
-            .where(instance_table.c.id == instance_id)
-            .values(audit_seq=chained.seq, audit_head=chained.head)
-        )
 
     # -- completion ---------------------------------------------------------------------------
 
@@ -290,9 +304,12 @@ def _task_view(conn: Connection, task_guid: str) -> TaskView:
 
 def _view_from_raw(row: Any) -> TaskView:
     values = row._asdict()
-    for key in ("created_at", "due_at", "completed_at"):
+    for key in _INSTANTS:
         values[key] = as_utc(values[key])
     return TaskView(**values)
+
+
+_INSTANTS = ("created_at", "due_at", "completed_at", "remind_at", "reminded_at", "breached_at")
 
 
 def _require_ready(task: TaskView) -> None:

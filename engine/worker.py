@@ -30,6 +30,7 @@ class Worker:
     def poll(self) -> int:
         """One round: fire what is due now; checkpoint when the period has passed."""
         fired = self.engine.management.fire_due()
+        self.engine.management.fire_alerts()
         now = self.engine.clock.now()
         if self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_EVERY:
             self.engine.management.checkpoint(now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,15 +58,17 @@ def test_validate_names_the_problem_and_exits_1(cli, tmp_path: Path) -> None:
 
 def test_timers_fire_catches_up_as_of_the_given_instant(cli) -> None:
     cli("definitions", "publish", str(BENCH_MODEL))
-    engine = build_engine(load_settings())
+    engine = build_engine(load_settings())  # the wall clock: the deadline must lie ahead of it
+    placed = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     engine.runtime.start(
-        "bench_penalty_check",
-        {"placed_at": "2026-11-24T09:30:00+05:00", "remote": False},
-        actor="ivanov",
+        "bench_penalty_check", {"placed_at": placed.isoformat(), "remote": False}, actor="ivanov"
     )
-    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:29:00+05:00")) == {"fired": 0}
-    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:31:00+05:00")) == {"fired": 1}
-    assert json.loads(cli("timers", "fire", "--now", "2026-11-25T09:31:00+05:00")) == {"fired": 0}
+    before, after = (
+        (placed + timedelta(hours=24, minutes=m)).isoformat() for m in (-1, 1)
+    )
+    assert json.loads(cli("timers", "fire", "--now", before)) == {"fired": 0}
+    assert json.loads(cli("timers", "fire", "--now", after)) == {"fired": 1}
+    assert json.loads(cli("timers", "fire", "--now", after)) == {"fired": 0}
     cli("timers", "fire", "--now", "yesterday", code=2)
 
     verified = json.loads(cli("audit", "verify", "--json"))

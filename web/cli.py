@@ -236,8 +236,12 @@ def timers() -> None:
 @timers.command("fire")
 @click.option("--now", "now_text", required=True, help="ISO instant with offset")
 def timers_fire(now_text: str) -> None:
-    """Fire everything due as of --now once; prints {"fired": N}."""
-    fired = _engine().management.fire_due(_parse_instant(now_text))
+    """Fire everything due as of --now once; prints {"fired": N}.
+
+    Reminders and breaches due by then are recorded too (in the cases' history, not counted)."""
+    engine, now = _engine(), _parse_instant(now_text)
+    fired = engine.management.fire_due(now)
+    engine.management.fire_alerts(now)
     _echo_json({"fired": fired})
 
 

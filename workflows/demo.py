@@ -197,6 +197,7 @@ def _start_demo_cases(engine: Engine, available: set[str]) -> int:
             for task in engine.tasks.list(TaskQuery(instance_id=iid)):
                 engine.tasks.complete(task.task_guid, complete_with, actor=login)
     engine.management.fire_due()  # deadlines already passed are recorded as breached now
+    engine.management.fire_alerts()  # and reminders that came due are recorded
     return started
 
 

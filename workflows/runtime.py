@@ -10,6 +10,17 @@ from engine.db import Database
 from engine.engine import Engine
 from engine.services import ServiceRegistry
 
+# start-data values queues filter on: where, who, which document
+CASE_ATTRIBUTES = (
+    "institution",
+    "convict_name",
+    "victim_name",
+    "applicant_name",
+    "addressee_name",
+    "resolution_number",
+    "origin_office",
+)
+
 from .organization import OrganizationDirectory, ProsecutorsOrganization
 from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
 
@@ -35,6 +46,7 @@ def build_engine(
         clock=clock,
         organization=ProsecutorsOrganization(directory),
         services=services,
+        case_attributes=CASE_ATTRIBUTES,
         **overrides,
     )
     engine.extensions = {"directory": directory}  # type: ignore[attr-defined]
