@@ -98,18 +98,26 @@ class ManagementService:
         c = task_table.c
         counts = {"reminders": 0, "breaches": 0}
         with self.engine.db.read() as conn:
-            reminders = conn.execute(
-                select(c.task_guid)
-                .where(c.state == "ready", c.remind_at <= now, c.reminded_at.is_(None))
-                .order_by(c.remind_at)
-                .limit(500)
-            ).scalars().all()
-            breaches = conn.execute(
-                select(c.task_guid)
-                .where(c.state == "ready", c.due_at < now, c.breached_at.is_(None))
-                .order_by(c.due_at)
-                .limit(500)
-            ).scalars().all()
+            reminders = (
+                conn.execute(
+                    select(c.task_guid)
+                    .where(c.state == "ready", c.remind_at <= now, c.reminded_at.is_(None))
+                    .order_by(c.remind_at)
+                    .limit(500)
+                )
+                .scalars()
+                .all()
+            )
+            breaches = (
+                conn.execute(
+                    select(c.task_guid)
+                    .where(c.state == "ready", c.due_at < now, c.breached_at.is_(None))
+                    .order_by(c.due_at)
+                    .limit(500)
+                )
+                .scalars()
+                .all()
+            )
         for guid in reminders:
             if self._mark(guid, "reminded_at", "task_reminder", now):
                 counts["reminders"] += 1

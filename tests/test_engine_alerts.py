@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from engine.engine import Engine
 from engine.tasks import TaskQuery
-from tests.test_proc_penalty_room_check import IN_24_HOURS, SECOND, checks, place  # noqa: F401
+from tests.test_proc_penalty_room_check import IN_24_HOURS, SECOND, place
+from tests.test_proc_penalty_room_check import checks as checks  # the fixture
 
 
 def _events(engine: Engine, instance_id: int, kind: str) -> list[dict]:

@@ -18,12 +18,20 @@ from workflows.runtime import build_engine
 MODEL = BPMN_DIR / "torture_report" / "torture_report.bpmn"
 RECEIVED = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # 10:00 in Almaty, the fixture clock
 PAYLOAD = {
-    "institution": "UK-161-2", "victim_name": "Иванов Олег", "source": "convict_appeal",
-    "received_at": "2026-11-24T10:00:00+05:00", "description": "Применение физической силы",
+    "institution": "UK-161-2",
+    "victim_name": "Иванов Олег",
+    "source": "convict_appeal",
+    "received_at": "2026-11-24T10:00:00+05:00",
+    "description": "Применение физической силы",
 }
 REPORT = {
-    "event_datetime": "2026-11-24T08:00", "event_place": "ШИЗО", "circumstances": "…",
-    "causes": "…", "methods": "…", "persons_count": 2, "persons": "А., Б.",
+    "event_datetime": "2026-11-24T08:00",
+    "event_place": "ШИЗО",
+    "circumstances": "…",
+    "causes": "…",
+    "methods": "…",
+    "persons_count": 2,
+    "persons": "А., Б.",
 }
 
 

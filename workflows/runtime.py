@@ -10,6 +10,9 @@ from engine.db import Database
 from engine.engine import Engine
 from engine.services import ServiceRegistry
 
+from .organization import OrganizationDirectory, ProsecutorsOrganization
+from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
+
 # start-data values queues filter on: where, who, which document
 CASE_ATTRIBUTES = (
     "institution",
@@ -20,9 +23,6 @@ CASE_ATTRIBUTES = (
     "resolution_number",
     "origin_office",
 )
-
-from .organization import OrganizationDirectory, ProsecutorsOrganization
-from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
 
 
 def build_engine(
