@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 
 ASSETS := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
 
-.PHONY: run test install install-test db demo lint bench clean assets browser
+.PHONY: run test install install-test db demo lint bench clean assets browser translations messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ $(ASSETS): package.json package-lock.json
 
 assets: $(ASSETS)
 
+# UI catalogues: English message ids, Russian and Kazakh translations (web/translations/*.po)
+translations: install
+	$(VENV)/bin/pybabel compile -d web/translations --statistics
+
+# after changing UI strings: re-extract and merge into the catalogues, then translate the gaps
+messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o web/translations/messages.pot web
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-location
+
 # browser tests drive Debian's Chromium (Playwright's own download is not reachable here)
 CHROMIUM := /usr/lib/chromium/chromium
 $(CHROMIUM):
@@ -47,13 +56,13 @@ db: install
 demo: db
 	$(NADZOR) seed-demo
 
-run: demo assets
+run: demo assets translations
 	$(NADZOR) serve --host 127.0.0.1 --port 5000
 
 lint: install-test
 	$(VENV)/bin/ruff check engine workflows web tests
 
-test: install-test assets browser
+test: install-test assets browser translations
 	$(VENV)/bin/ruff check engine workflows web tests
 	$(VENV)/bin/pytest
 

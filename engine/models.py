@@ -140,6 +140,7 @@ class HumanTask(Base):
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    titles: Mapped[dict[str, str] | None] = mapped_column(JSON)  # the model's translations
 
 
 class CaseAttribute(Base):

@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import Connection, func, insert, select
@@ -64,12 +65,37 @@ class LoadedDefinition:
     subprocess_specs: dict[str, BpmnProcessSpec]
 
     def form(self, name: str | None) -> dict[str, Any] | None:
+        """A form file by its path in the version (`folder/name`), or by its bare name."""
         if not name:
             return None
-        for path, text in self.files.items():
-            if path == name or path.endswith("/" + name):
+        if name in self.files:
+            return json.loads(self.files[name])
+        for path, text in sorted(self.files.items()):
+            if path.endswith("/" + name):
                 return json.loads(text)
         return None
+
+    def start_form(self) -> dict[str, Any] | None:
+        """The form of the process's start event, from the process's own folder."""
+        for spec in self.spec.task_specs.values():
+            if isinstance(spec, StartEvent) and spec.name in {
+                s.name for s in self.spec.start.outputs
+            }:
+                return self.form(form_path(spec))
+        return None
+
+
+def form_path(spec: Any) -> str | None:
+    """The form a task spec names, qualified with the folder of the file that defines it
+    (procedures are published with the folders of the processes they call, and two folders may
+    hold forms of the same name)."""
+    props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    name = props.get("formJsonSchemaFilename") or props.get("form")
+    if not name:
+        return None
+    source = getattr(getattr(spec, "_wf_spec", None), "file", None) or ""
+    folder = source.rpartition("/")[0]
+    return f"{folder}/{name}" if folder else name
 
 
 def files_sha256(files: dict[str, str]) -> str:

@@ -79,6 +79,7 @@ _TASK_COLUMNS = [
     "created_at",
     "due_at",
     "remind_at",
+    "titles",
     "state",
 ]
 INSERT_TASKS = Prepared(insert(task).inline(), _TASK_COLUMNS)

@@ -35,7 +35,7 @@ from .errors import ConflictError, EngineError, NotFound, ScriptFailed, ServiceC
 from .history import PendingEvent, case_chain, chain_events
 from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
 from .organization import Organization
-from .repository import LoadedDefinition, Repository
+from .repository import LoadedDefinition, Repository, form_path
 from .safety.script_engine import root_cause
 from .serialization import StateSerializer
 from .services import retry_delay
@@ -425,10 +425,11 @@ class StepRunner:
                     "role": assignment.role,
                     "office_code": assignment.office_code,
                     "assignee": None,
-                    "form": _form_name(spec),
+                    "form": form_path(spec),
                     "created_at": ctx.now,
                     "due_at": due,
                     "remind_at": remind,
+                    "titles": _titles(spec),
                     "state": "ready",
                 }
             )
@@ -663,9 +664,11 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _form_name(spec: Any) -> str | None:
+def _titles(spec: Any) -> dict[str, str] | None:
+    """The task's title in other languages, from its `title_<locale>` properties."""
     props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
-    return props.get("formJsonSchemaFilename") or props.get("form")
+    titles = {k[6:]: v for k, v in props.items() if k.startswith("title_") and v}
+    return titles or None
 
 
 def _deadline(task: Task) -> datetime | None:

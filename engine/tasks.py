@@ -6,6 +6,7 @@ case's history (under the case's lock); completing is a full engine step.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,7 @@ class TaskView:
     remind_at: datetime | None = None
     reminded_at: datetime | None = None
     breached_at: datetime | None = None
+    titles: dict[str, str] | None = None  # title by locale, from the model's title_<locale>
 
 
 @dataclass
@@ -68,6 +70,9 @@ class TaskQuery:
     process_id: str | None = None
     instance_id: int | None = None
     due_before: datetime | None = None
+    due_after: datetime | None = None
+    reminded: bool = False  # only tasks whose reminder came
+    mine_or_unassigned: str | None = None  # assigned to this login, or to nobody
     attributes: dict[str, str] | None = None  # exact start-data values, e.g. institution
     text: str | None = None  # part of a searchable start-data value; digits: case number
     limit: int = 50
@@ -99,6 +104,12 @@ class TaskService:
             stmt = stmt.where(c.instance_id == query.instance_id)
         if query.due_before:
             stmt = stmt.where(c.due_at <= query.due_before)
+        if query.due_after:
+            stmt = stmt.where(c.due_at > query.due_after)
+        if query.reminded:
+            stmt = stmt.where(c.reminded_at.is_not(None))
+        if query.mine_or_unassigned:
+            stmt = stmt.where(or_(c.assignee == query.mine_or_unassigned, c.assignee.is_(None)))
         a = attribute_table.c
         for name, value in (query.attributes or {}).items():
             stmt = stmt.where(
@@ -306,6 +317,8 @@ def _view_from_raw(row: Any) -> TaskView:
     values = row._asdict()
     for key in _INSTANTS:
         values[key] = as_utc(values[key])
+    if isinstance(values.get("titles"), str):  # raw SQLite rows hold JSON as text
+        values["titles"] = json.loads(values["titles"])
     return TaskView(**values)
 
 

@@ -9,13 +9,18 @@ from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 
 from engine.config import load_settings
+from web import task_page  # noqa: F401  (adds the task page's routes to the tasks blueprint)
+from web.access import record_denials
 from web.api import api
 from web.auth import Throttle, auth, login_manager
 from web.cases_ui import cases_ui
+from web.i18n import init_i18n
+from web.start_ui import start_ui
 from web.tasks_ui import tasks_ui
 from workflows.organization import OrganizationDirectory
 from workflows.runtime import build_engine
 from workflows.users import UserDirectory
+from workflows.workspace import Drafts, SavedFilters
 
 csrf = CSRFProtect()
 
@@ -41,14 +46,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     ) or OrganizationDirectory(engine.db)
     app.extensions["nadzor.users"] = UserDirectory(engine.db)
     app.extensions["nadzor.throttle"] = Throttle()
+    app.extensions["nadzor.filters"] = SavedFilters(engine.db)
+    app.extensions["nadzor.drafts"] = Drafts(engine.db)
 
     csrf.init_app(app)
     csrf.exempt(api)  # bearer tokens, no cookies: CSRF does not apply
     login_manager.init_app(app)
+    init_i18n(app)
+    record_denials(app)
     app.register_blueprint(api)
     app.register_blueprint(auth)
     app.register_blueprint(tasks_ui)
     app.register_blueprint(cases_ui)
+    app.register_blueprint(start_ui)
 
     @app.get("/health")
     def health() -> Any:

@@ -11,7 +11,17 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -22,7 +32,7 @@ from workflows.users import User, UserDirectory
 auth = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Войдите, чтобы продолжить."
+login_manager.login_message = lazy_gettext("Sign in to continue.")
 
 MAX_ATTEMPTS = 5
 WINDOW_S = 300.0
@@ -67,8 +77,8 @@ class Throttle:
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Логин", validators=[DataRequired(), Length(max=100)])
-    password = PasswordField("Пароль", validators=[DataRequired(), Length(max=200)])
+    login = StringField(lazy_gettext("Login"), validators=[DataRequired(), Length(max=100)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 def _users() -> UserDirectory:
@@ -89,15 +99,16 @@ def login() -> Any:
         login_name = form.login.data.strip()
         address = request.remote_addr or "?"
         if throttle.blocked(f"login:{login_name}", f"addr:{address}"):
-            flash("Слишком много неудачных попыток. Повторите через несколько минут.", "error")
+            flash(gettext("Too many failed attempts. Try again in a few minutes."), "error")
             return render_template("auth/login.html", form=form), 429
         user = _users().authenticate(login_name, form.password.data)
         if user is None:
             throttle.failed(f"login:{login_name}", f"addr:{address}")
-            flash("Неверный логин или пароль.", "error")
+            flash(gettext("Wrong login or password."), "error")
             return render_template("auth/login.html", form=form), 401
         throttle.succeeded(f"login:{login_name}")
         login_user(WebUser(user))
+        session.pop("locale", None)  # from now on the account's own language
         return redirect(url_for("tasks.office_queue"))
     return render_template("auth/login.html", form=form)
 

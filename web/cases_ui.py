@@ -12,9 +12,12 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user, login_required
 from SpiffWorkflow.util.task import TaskState
 
-from engine.calendar import to_local
 from engine.tasks import TaskQuery
+from workflows.catalogue import procedure_title
 from workflows.scope import READ_ROLES, can_see_office
+
+from .i18n import local_time, locale_code, translated
+from .labels import event_label, task_state_label
 
 cases_ui = Blueprint("cases", __name__)
 
@@ -57,12 +60,17 @@ def case_page(instance_id: int) -> Any:
     deadlines = [
         {
             "task": t,
-            "due_local": to_local(t.due_at).strftime("%d.%m.%Y %H:%M") if t.due_at else "",
+            "title": translated(t.title, t.titles),
+            "state": task_state_label(t.state),
+            "due_local": local_time(t.due_at),
             "met": t.due_at is None or (t.completed_at or now) <= t.due_at,
+            "reminded": t.reminded_at is not None,
         }
         for t in tasks
     ]
-    history = engine.history.events(instance_id)
+    history = [
+        {**e, "label": event_label(e["event_type"])} for e in engine.history.events(instance_id)
+    ]
     path = engine.steps.inspect(instance_id, _path_taken)
     current = sorted({t.task_name for t in tasks if t.state == "ready"})
     return render_template(
@@ -73,7 +81,8 @@ def case_page(instance_id: int) -> Any:
         history=history,
         path=path,
         current=current,
-        to_local=to_local,
+        procedure=procedure_title(view.process_id, locale_code()),
+        breached=any(not d["met"] for d in deadlines),
     )
 
 

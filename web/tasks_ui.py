@@ -1,101 +1,102 @@
-"""Prosecutors' queues (server-rendered): my tasks, the office queue, overdue, due within 24 h.
+"""Prosecutors' queues (server-rendered): my tasks, the office queue, overdue, due within 24 h,
+reminders, and for heads the whole office; filters, saved filters, bulk reassignment.
 
-Queues read the `human_task` index only; no workflow is restored to draw a page.
+Queues read the `human_task` index (and the indexed case attributes for filters) only; no
+workflow is restored to draw a page.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from engine.calendar import to_local
-from engine.errors import EngineError
+from engine.errors import EngineError, NotFound
 from engine.tasks import TaskQuery, TaskView
+from workflows.catalogue import procedure_title
 from workflows.scope import can_see_office
+from workflows.workspace import FILTER_PARAMS, SavedFilters
 
-from .forms import fields_of, parse
+from .i18n import local_time, locale_code, time_left, translated
+from .messages import error_text
 
 tasks_ui = Blueprint("tasks", __name__)
 
 QUEUES = {
-    "mine": "Мои задачи",
-    "office": "Очередь прокуратуры",
-    "overdue": "Просроченные",
-    "soon": "Срок в течение 24 ч",
+    "mine": lazy_gettext("My tasks"),
+    "office": lazy_gettext("Office queue"),
+    "overdue": lazy_gettext("Overdue"),
+    "soon": lazy_gettext("Due within 24 h"),
+    "reminders": lazy_gettext("Reminders"),
+    "team": lazy_gettext("All tasks of the office"),
 }
+HEAD_QUEUES = {"team"}
 PAGE = 50
+SOON = timedelta(hours=24)
 
 
-def _engine() -> Any:
+def engine() -> Any:
     return current_app.extensions["nadzor.engine"]
 
 
-def _query(queue: str) -> TaskQuery:
+def _filters() -> SavedFilters:
+    return current_app.extensions["nadzor.filters"]
+
+
+def queue_query(queue: str) -> TaskQuery:
+    """The queue's own rule; the user's filters narrow it further."""
     user = current_user.user
-    now = _engine().clock.now()
-    query = TaskQuery(offices=[user.office_code], roles=list(user.roles), limit=PAGE)
+    now = engine().clock.now()
+    office = TaskQuery(offices=[user.office_code], roles=list(user.roles), limit=PAGE)
     if queue == "mine":
-        query = TaskQuery(assignee=user.login, limit=PAGE)
-    elif queue == "office":
-        query.unassigned = True
-    elif queue == "overdue":
-        query.due_before = now
-    elif queue == "soon":
-        query.due_before = now + timedelta(hours=24)
+        return TaskQuery(assignee=user.login, limit=PAGE)
+    if queue == "office":
+        return replace(office, unassigned=True)
+    if queue == "overdue":
+        return replace(office, due_before=now)
+    if queue == "soon":
+        return replace(office, due_after=now, due_before=now + SOON)
+    if queue == "reminders":
+        return replace(office, reminded=True, mine_or_unassigned=user.login)
+    if queue == "team":
+        return TaskQuery(offices=[user.office_code], limit=PAGE)
+    abort(404)
+
+
+def apply_filters(query: TaskQuery, params: Any) -> TaskQuery:
+    if params.get("procedure"):
+        query = replace(query, process_id=params["procedure"])
+    if params.get("institution"):
+        query = replace(query, attributes={"institution": params["institution"]})
+    if params.get("q"):
+        query = replace(query, text=params["q"][:100])
     return query
 
 
-def _row(task: TaskView, now: datetime) -> dict[str, Any]:
+def task_row(task: TaskView, now: datetime) -> dict[str, Any]:
     due = task.due_at
     left = (due - now) if due else None
     return {
         "task": task,
-        "due_local": to_local(due).strftime("%d.%m.%Y %H:%M") if due else "",
-        "left": _describe(left) if left is not None else "",
+        "title": translated(task.title, task.titles),
+        "procedure": procedure_title(task.process_id, locale_code()),
+        "due_local": local_time(due),
+        "left": time_left(left) if left is not None else "",
         "breached": left is not None and left.total_seconds() <= 0,
-        "soon": left is not None and timedelta(0) < left <= timedelta(hours=24),
+        "soon": left is not None and timedelta(0) < left <= SOON,
+        "reminded": task.reminded_at is not None,
     }
-
-
-def _describe(left: timedelta) -> str:
-    seconds = int(abs(left.total_seconds()))
-    hours, minutes = divmod(seconds // 60, 60)
-    text = f"{hours // 24} д {hours % 24} ч" if hours >= 24 else f"{hours} ч {minutes} мин"
-    return f"просрочено на {text}" if left.total_seconds() <= 0 else f"осталось {text}"
 
 
 @tasks_ui.get("/")
 @login_required
 def index() -> Any:
-    return redirect(url_for("tasks.office_queue"))
-
-
-@tasks_ui.get("/queue/<queue>")
-@login_required
-def queue(queue: str) -> Any:
-    if queue not in QUEUES:
-        abort(404)
-    query = _query(queue)
-    page = max(int(request.args.get("page", 1)), 1)
-    query.offset = (page - 1) * PAGE
-    if request.args.get("procedure"):
-        query.process_id = request.args["procedure"]
-    engine = _engine()
-    now = engine.clock.now()
-    rows = [_row(t, now) for t in engine.tasks.list(query)]
-    total = engine.tasks.count(query)
-    return render_template(
-        "tasks/queue.html",
-        queue=queue,
-        queues=QUEUES,
-        rows=rows,
-        page=page,
-        pages=max((total + PAGE - 1) // PAGE, 1),
-        total=total,
-    )
+    return redirect(url_for("tasks.queue", queue="office"))
 
 
 @tasks_ui.get("/queue")
@@ -104,66 +105,140 @@ def office_queue() -> Any:
     return queue("office")
 
 
-@tasks_ui.route("/tasks/<task_id>", methods=["GET", "POST"])
+@tasks_ui.get("/queue/<queue>")
 @login_required
-def task_page(task_id: str) -> Any:
-    """The task's form beside the case's data; a failed rule shows per field, completes nothing."""
-    engine, user = _engine(), current_user.user
-    task = engine.tasks.get(task_id)
-    directory = current_app.extensions["nadzor.directory"]
-    if not can_see_office(directory, user, task.office_code):
+def queue(queue: str) -> Any:
+    user = current_user.user
+    if queue not in QUEUES:
+        abort(404)
+    if queue in HEAD_QUEUES and not user.has_role("head"):
         abort(403)
-    definition = engine.repository.get(engine.runtime.get(task.instance_id).definition_id)
-    fields = fields_of(definition.form(task.form))
-    case_data = engine.runtime.data(task.instance_id)
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    status = 200
-    if request.method == "POST":
-        if task.office_code != user.office_code or not user.has_role(task.role or "", "head"):
-            abort(403)
-        values, errors = parse(fields, request.form)
-        if not errors:
-            try:
-                engine.tasks.complete(
-                    task_id, values, actor=user.login, office_code=user.office_code
-                )
-            except EngineError as exc:
-                flash(str(exc), "error")
-                status = 409
-            else:
-                flash(f"Задача «{task.title}» выполнена.", "ok")
-                return redirect(url_for("tasks.office_queue"))
-        else:
-            status = 422
-    shown = {**case_data, **values}
-    return render_template(
-        "tasks/task.html",
-        task=task,
-        row=_row(task, engine.clock.now()),
-        fields=fields,
-        values=shown,
-        errors=errors,
-        case_data=case_data,
-    ), status
-
-
-@tasks_ui.post("/tasks/<task_id>/<action>")
-@login_required
-def act(task_id: str, action: str) -> Any:
-    engine, user = _engine(), current_user.user
-    task = engine.tasks.get(task_id)
-    if task.office_code != user.office_code or not user.has_role(task.role or "", "head"):
-        abort(403)
+    params = {k: request.args.get(k, "").strip() for k in FILTER_PARAMS}
+    query = apply_filters(queue_query(queue), params)
     try:
-        if action == "claim":
-            engine.tasks.claim(task_id, actor=user.login, office_code=user.office_code)
-            flash(f"Задача «{task.title}» взята в работу.", "ok")
-        elif action == "unclaim":
-            engine.tasks.unclaim(task_id, actor=user.login, office_code=user.office_code)
-            flash(f"Задача «{task.title}» возвращена в очередь.", "ok")
-        else:
-            abort(404)
-    except EngineError as exc:
-        flash(str(exc), "error")
-    return redirect(request.referrer or url_for("tasks.office_queue"))
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    query.offset = (page - 1) * PAGE
+    eng = engine()
+    now = eng.clock.now()
+    rows = [task_row(t, now) for t in eng.tasks.list(query)]
+    total = eng.tasks.count(query)
+    directory = current_app.extensions["nadzor.directory"]
+    locale = locale_code()
+    procedures = sorted({d["process_id"] for d in eng.repository.list()})
+    colleagues = []
+    if queue == "team":
+        users = current_app.extensions["nadzor.users"]
+        colleagues = users.colleagues(user.office_code, "prosecutor", "head")
+    active = {k: v for k, v in params.items() if v}
+    return render_template(
+        "tasks/queue.html",
+        queue=queue,
+        queues={k: v for k, v in QUEUES.items() if k not in HEAD_QUEUES or user.has_role("head")},
+        rows=rows,
+        page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1),
+        total=total,
+        params=params,
+        active=active,
+        page_url=lambda n: url_for("tasks.queue", queue=queue, page=n, **active),
+        procedures=[(p, procedure_title(p, locale)) for p in procedures],
+        institutions=[
+            (i.code, i.name)
+            for i in directory.institutions()
+            if can_see_office(directory, user, i.district_office_code)
+        ],
+        saved=_filters().visible_to(user.login, user.office_code),
+        colleagues=colleagues,
+    )
+
+
+@tasks_ui.post("/filters")
+@login_required
+def save_filter() -> Any:
+    user = current_user.user
+    queue = request.form.get("queue", "office")
+    name = request.form.get("name", "").strip()[:100]
+    if queue not in QUEUES:
+        abort(400)
+    params = {k: request.form.get(k, "").strip() for k in FILTER_PARAMS}
+    if not name:
+        flash(gettext("Give the filter a name."), "error")
+    else:
+        _filters().save(
+            name=name,
+            login=user.login,
+            office_code=user.office_code,
+            shared=request.form.get("shared") == "on",
+            queue=queue,
+            params=params,
+            now=engine().clock.now(),
+        )
+        flash(gettext("Filter “%(name)s” saved.", name=name), "ok")
+    kept = {k: v for k, v in params.items() if v}
+    return redirect(url_for("tasks.queue", queue=queue, **kept))
+
+
+@tasks_ui.post("/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id: int) -> Any:
+    try:
+        _filters().delete(filter_id, login=current_user.user.login)
+    except NotFound:
+        abort(403)
+    flash(gettext("Filter deleted."), "ok")
+    return redirect(safe_next(request.referrer))
+
+
+@tasks_ui.post("/tasks/reassign")
+@login_required
+def reassign() -> Any:
+    """A head hands several tasks of the office to one colleague at once."""
+    user = current_user.user
+    if not user.has_role("head"):
+        abort(403)
+    users = current_app.extensions["nadzor.users"]
+    to = request.form.get("assignee", "")
+    colleague = next((u for u in users.colleagues(user.office_code) if u.login == to), None)
+    if colleague is None:
+        abort(400)
+    eng = engine()
+    done, refused = 0, []
+    for guid in request.form.getlist("task"):
+        try:
+            task = eng.tasks.get(guid)
+        except NotFound:
+            continue
+        if task.office_code != user.office_code:
+            abort(403)
+        if not colleague.has_role(task.role or "", "head"):
+            refused.append(
+                gettext(
+                    "%(who)s does not hold the role %(role)s for “%(title)s”",
+                    who=colleague.name,
+                    role=task.role,
+                    title=translated(task.title, task.titles),
+                )
+            )
+            continue
+        try:
+            eng.tasks.delegate(
+                guid, colleague.login, actor=user.login, office_code=user.office_code
+            )
+            done += 1
+        except EngineError as exc:
+            refused.append(error_text(exc, translated(task.title, task.titles)))
+    if done:
+        flash(gettext("%(n)s task(s) handed to %(who)s.", n=done, who=colleague.name), "ok")
+    for reason in refused:
+        flash(reason, "error")
+    return redirect(safe_next(request.referrer or url_for("tasks.queue", queue="team")))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go back to: a path of this site only (never another host)."""
+    parts = urlsplit(target or "")
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return url_for("tasks.index")
+    return parts.path + ("?" + parts.query if parts.query else "")

@@ -73,3 +73,29 @@ class PretrialRegistration(DomainBase):
     case_ref: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SavedFilter(DomainBase):
+    """A queue filter kept on the server: its owner's own, or shared with the owner's office."""
+
+    __tablename__ = "saved_filter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_login: Mapped[str] = mapped_column(String(100), index=True)
+    office_code: Mapped[str] = mapped_column(ForeignKey("office.code"))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    queue: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskDraft(DomainBase):
+    """What a user typed into a task's form and has not submitted yet (one per user and task)."""
+
+    __tablename__ = "task_draft"
+
+    task_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -165,3 +165,11 @@ class UserDirectory:
             conn.execute(
                 update(users_table).where(users_table.c.id == user_id).values(locale=locale)
             )
+
+    def colleagues(self, office_code: str, *roles: str) -> list[User]:
+        """Active users of one office holding any of `roles` (whom a task may be handed to)."""
+        return [
+            u
+            for u in self.list()
+            if u.office_code == office_code and u.active and (not roles or u.has_role(*roles))
+        ]

@@ -1,4 +1,4 @@
-"""task reminders and breaches; searchable case attributes
+"""task reminders, breaches and translated titles; searchable case attributes
 
 Revision ID: 0002
 Revises: 0001
@@ -23,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("remind_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("breached_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("titles", sa.JSON(), nullable=True))
         batch_op.create_index("ix_human_task_remind", ["state", "remind_at"], unique=False)
         batch_op.create_index("ix_human_task_due", ["state", "due_at"], unique=False)
     op.create_table(
@@ -46,6 +47,7 @@ def downgrade() -> None:
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.drop_index("ix_human_task_due")
         batch_op.drop_index("ix_human_task_remind")
+        batch_op.drop_column("titles")
         batch_op.drop_column("breached_at")
         batch_op.drop_column("reminded_at")
         batch_op.drop_column("remind_at")

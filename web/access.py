@@ -1,0 +1,35 @@
+"""Refusals are recorded: every 403 the app answers becomes an `access_denied` event in the
+system chain of the history (who, from which office, what they asked for)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request
+from flask_login import current_user
+
+from engine.history import PendingEvent, append_system_events
+
+
+def _who() -> tuple[str, str | None]:
+    user = getattr(g, "user", None)  # the API's bearer user
+    if user is None and current_user and current_user.is_authenticated:
+        user = current_user.user
+    if user is None:
+        return "anonymous", None
+    return user.login, user.office_code
+
+
+def record_denials(app: Flask) -> None:
+    @app.after_request
+    def _record(response: Response) -> Response:
+        if response.status_code == 403:
+            engine = current_app.extensions["nadzor.engine"]
+            actor, office = _who()
+            event = PendingEvent(
+                "access_denied",
+                actor,
+                office,
+                data_after={"method": request.method, "path": request.path},
+            )
+            with engine.db.write() as conn:
+                append_system_events(conn, engine.clock.now(), [event])
+        return response

@@ -1,0 +1,86 @@
+"""Languages of the UI: Russian (default), Kazakh and English, chosen per user and remembered.
+
+Interface strings go through Flask-Babel catalogues (web/translations, compiled at make time);
+task titles and form labels come from the models themselves (`title_<locale>` properties of a
+user task, `label_<locale>` properties of a form field), falling back to the model's Russian.
+Dates are shown in Asia/Almaty time in the user's locale formats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_login import current_user
+
+from workflows.users import UserDirectory
+
+LOCALES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+DEFAULT_LOCALE = "ru"
+TIMEZONE = "Asia/Almaty"
+
+i18n = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.user.locale if current_user.user.locale in LOCALES else DEFAULT_LOCALE
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(list(LOCALES), DEFAULT_LOCALE) or DEFAULT_LOCALE
+
+
+def init_i18n(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(i18n)
+    app.jinja_env.globals.update(
+        LOCALES=LOCALES, locale_code=locale_code, local_time=local_time, tr=translated
+    )
+
+
+def locale_code() -> str:
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
+def local_time(instant: datetime | None, *, seconds: bool = False) -> str:
+    """An instant as Almaty wall time in the user's locale ("25.11.2026, 09:30" in Russian)."""
+    if instant is None:
+        return ""
+    return format_datetime(instant, "medium" if seconds else "short")
+
+
+def translated(default: str, translations: dict[str, str] | None) -> str:
+    """The model's own text in the user's language, or its Russian original."""
+    return (translations or {}).get(locale_code()) or default
+
+
+def time_left(left: timedelta) -> str:
+    seconds = int(abs(left.total_seconds()))
+    hours, minutes = divmod(seconds // 60, 60)
+    if hours >= 24:
+        span = gettext("%(d)s d %(h)s h", d=hours // 24, h=hours % 24)
+    else:
+        span = gettext("%(h)s h %(m)s min", h=hours, m=minutes)
+    if left.total_seconds() <= 0:
+        return gettext("overdue by %(span)s", span=span)
+    return gettext("%(span)s left", span=span)
+
+
+@i18n.post("/language")
+def choose_language() -> Any:
+    """Remember the choice: on the account when signed in, in the session before that."""
+    chosen = request.form.get("locale", "")
+    if chosen in LOCALES:
+        session["locale"] = chosen
+        if current_user.is_authenticated:
+            users: UserDirectory = current_app.extensions["nadzor.users"]
+            users.set_locale(current_user.user.id, chosen)
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("tasks.index")
+    return redirect(target)

@@ -1,0 +1,116 @@
+"""Start pages: a prosecutor opens a case of a procedure from its start form (e.g. registers an
+NPM appeal). The form is the model's `start.form.json`; the institution is offered from the
+user's scope, the user's office is the act's origin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from engine.errors import EngineError, NotFound
+from workflows.catalogue import STARTING_ROLES, procedure_title
+from workflows.scope import can_see_office
+
+from .forms import FormField, fields_of, parse, raw_values
+from .i18n import locale_code
+from .messages import error_text
+
+start_ui = Blueprint("start", __name__)
+
+
+def _engine() -> Any:
+    return current_app.extensions["nadzor.engine"]
+
+
+def _startable() -> list[tuple[str, Any]]:
+    """(process id, latest version) of every procedure that has a start form."""
+    eng = _engine()
+    out = []
+    for process_id in sorted({d["process_id"] for d in eng.repository.list()}):
+        definition = eng.repository.get(eng.repository.latest_id(process_id))
+        if definition.start_form() is not None:
+            out.append((process_id, definition))
+    return out
+
+
+def _require_starter() -> None:
+    if not current_user.user.has_role(*STARTING_ROLES):
+        abort(403)
+
+
+def _institutions() -> list[Any]:
+    directory = current_app.extensions["nadzor.directory"]
+    user = current_user.user
+    return [
+        i
+        for i in directory.institutions()
+        if can_see_office(directory, user, i.district_office_code)
+    ]
+
+
+def _with_choices(fields: list[FormField]) -> list[FormField]:
+    """The institution field becomes a choice among the institutions the user supervises."""
+    for f in fields:
+        if f.key == "institution":
+            f.type = "select"
+            f.options = [{"value": i.code, "label": i.name} for i in _institutions()]
+        if f.key == "origin_office":
+            f.readonly = True
+    return fields
+
+
+@start_ui.get("/start")
+@login_required
+def start_list() -> Any:
+    _require_starter()
+    locale = locale_code()
+    procedures = [(pid, procedure_title(pid, locale, d.title)) for pid, d in _startable()]
+    return render_template("start/list.html", procedures=procedures)
+
+
+@start_ui.route("/start/<process_id>", methods=["GET", "POST"])
+@login_required
+def start_page(process_id: str) -> Any:
+    _require_starter()
+    eng, user = _engine(), current_user.user
+    try:
+        definition = eng.repository.get(eng.repository.latest_id(process_id))
+    except NotFound:
+        abort(404)
+    schema = definition.start_form()
+    if schema is None:
+        abort(404)
+    fields = _with_choices(fields_of(schema, locale_code()))
+    values: dict[str, Any] = {"origin_office": user.office_code}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values, errors = parse(fields, request.form)
+        if "origin_office" in {f.key for f in fields}:
+            values["origin_office"] = user.office_code
+        if not errors:
+            try:
+                instance_id = eng.runtime.start(
+                    process_id, values, actor=user.login, office_code=user.office_code
+                )
+            except EngineError as exc:
+                flash(error_text(exc), "error")
+                status = 422
+            else:
+                flash(gettext("Case № %(id)s opened.", id=instance_id), "ok")
+                return redirect(url_for("cases.case_page", instance_id=instance_id))
+        else:
+            status = 422
+        values = {**raw_values(fields, request.form), "origin_office": user.office_code}
+    return render_template(
+        "start/form.html",
+        process_id=process_id,
+        title=procedure_title(process_id, locale_code(), definition.title),
+        version=definition.version,
+        fields=fields,
+        values=values,
+        errors=errors,
+    ), status

@@ -1,0 +1,39 @@
+"""The procedures catalogue as people see it: names in the three UI languages, who may start
+each one by hand from its start form.
+
+The models carry their Russian names; the other languages are kept here because a BPMN
+process has no place for translated names that SpiffWorkflow reads.
+"""
+
+from __future__ import annotations
+
+PROCEDURE_TITLES: dict[str, dict[str, str]] = {
+    "penalty_room_check": {
+        "ru": "Проверка водворения в ШИЗО / ПКТ",
+        "kk": "ЖИ / КҮҮ-ге орналастыруды тексеру",
+        "en": "Penalty-room placement check",
+    },
+    "torture_report": {
+        "ru": "Сообщение о пытках",
+        "kk": "Азаптау туралы хабар",
+        "en": "Torture report",
+    },
+    "npm_pmc_appeal": {
+        "ru": "Обращение участника НПМ / члена ОНК",
+        "kk": "ҰАТ қатысушысының / ҚБК мүшесінің өтініші",
+        "en": "Appeal from an NPM or PMC member",
+    },
+    "act_routing": {
+        "ru": "Направление акта прокурорского реагирования",
+        "kk": "Прокурорлық ден қою актісін жіберу",
+        "en": "Routing an act of prosecutorial response",
+    },
+}
+
+#: roles that may start procedures by hand (the other roles read, audit or edit models)
+STARTING_ROLES = ("prosecutor", "head")
+
+
+def procedure_title(process_id: str, locale: str, default: str | None = None) -> str:
+    titles = PROCEDURE_TITLES.get(process_id) or {}
+    return titles.get(locale) or titles.get("ru") or default or process_id
