@@ -15,7 +15,7 @@ from workflows.catalogue import STARTING_ROLES, procedure_title
 from workflows.scope import can_see_office
 
 from .forms import FormField, fields_of, parse, raw_values
-from .i18n import locale_code
+from .i18n import locale_code, translated
 from .messages import error_text
 
 start_ui = Blueprint("start", __name__)
@@ -56,7 +56,9 @@ def _with_choices(fields: list[FormField]) -> list[FormField]:
     for f in fields:
         if f.key == "institution":
             f.type = "select"
-            f.options = [{"value": i.code, "label": i.name} for i in _institutions()]
+            f.options = [
+                {"value": i.code, "label": translated(i.name, i.names)} for i in _institutions()
+            ]
         if f.key == "origin_office":
             f.readonly = True
     return fields

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from engine.errors import EngineError, NotFound
 from engine.tasks import TaskQuery, TaskView
-from workflows.scope import can_see_office
+from workflows.scope import READ_ROLES, can_see_office
 from workflows.workspace import Drafts
 
 from .forms import fields_of, parse, raw_values
@@ -30,7 +30,8 @@ def _visible(task_id: str) -> TaskView:
     except NotFound:
         abort(404)
     directory = current_app.extensions["nadzor.directory"]
-    if not can_see_office(directory, current_user.user, task.office_code):
+    user = current_user.user
+    if not user.has_role(*READ_ROLES) or not can_see_office(directory, user, task.office_code):
         abort(403)
     return task
 

@@ -145,7 +145,7 @@ def queue(queue: str) -> Any:
         page_url=lambda n: url_for("tasks.queue", queue=queue, page=n, **active),
         procedures=[(p, procedure_title(p, locale)) for p in procedures],
         institutions=[
-            (i.code, i.name)
+            (i.code, translated(i.name, i.names))
             for i in directory.institutions()
             if can_see_office(directory, user, i.district_office_code)
         ],

@@ -49,6 +49,7 @@ class InstitutionInfo:
     kind: str
     district_office_code: str
     remote: bool
+    names: dict[str, str] | None = None  # translations by locale
 
 
 class OrganizationDirectory:
@@ -72,9 +73,18 @@ class OrganizationDirectory:
                 )
             }
             institutions = {
-                r.code: InstitutionInfo(r.code, r.name, r.kind, r.district_office_code, r.remote)
+                r.code: InstitutionInfo(
+                    r.code, r.name, r.kind, r.district_office_code, r.remote, dict(r.names or {})
+                )
                 for r in conn.execute(
-                    select(i.c.code, i.c.name, i.c.kind, i.c.district_office_code, i.c.remote)
+                    select(
+                        i.c.code,
+                        i.c.name,
+                        i.c.kind,
+                        i.c.district_office_code,
+                        i.c.remote,
+                        i.c.names,
+                    )
                 )
             }
         with self._lock:
