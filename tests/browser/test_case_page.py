@@ -1,4 +1,5 @@
-"""In a real browser: sign in, open a case, see the diagram with the path and the open task."""
+"""In a real browser: sign in, open a case, see the diagram with the path and the open task;
+work a task through its form; switch the language to Kazakh."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def test_the_case_page_draws_the_diagram_with_the_path_taken(page: Page, live) -
 def test_a_district_prosecutor_claims_fixes_a_missing_field_and_completes(page: Page, live) -> None:
     base, engine = live
     iid = engine.runtime.start("penalty_room_check", PAYLOAD, actor="tlg.prosecutor")
+    other = engine.runtime.start("penalty_room_check", PAYLOAD, actor="tlg.prosecutor")
     page.goto(f"{base}/login")
     page.fill("input[name=login]", "tlg.prosecutor")
     page.fill("input[name=password]", "nadzor-demo")
@@ -60,3 +62,13 @@ def test_a_district_prosecutor_claims_fixes_a_missing_field_and_completes(page: 
     done = page.locator(".djs-element.done")
     assert done.count() >= 4  # start, deadline, the check, the gateway, ... the end
     expect(page.locator(".djs-element.current")).to_have_count(0)
+
+    # the language is switched to Kazakh: the queue speaks Kazakh, the model's titles too
+    page.select_option("select[name=locale]", "kk")
+    expect(page.locator("h1")).to_contain_text("іс")  # the case page again, in Kazakh
+    page.click("header >> text=Прокуратура кезегі")
+    expect(page.locator("h1")).to_contain_text("Прокуратура кезегі")
+    row = page.locator("tr", has_text=f"№ {other}")
+    expect(row.locator("button")).to_have_text("Алу")
+    expect(row).not_to_contain_text("Проверить законность водворения")
+    expect(page.locator("thead")).to_contain_text("Мерзімі (Алматы)")
