@@ -16,6 +16,7 @@ from engine.tasks import TaskQuery
 from workflows.catalogue import procedure_title
 from workflows.scope import READ_ROLES, can_see_office
 
+from .forms import field_labels
 from .i18n import local_time, locale_code, translated
 from .labels import event_label, task_state_label
 
@@ -82,6 +83,7 @@ def case_page(instance_id: int) -> Any:
         path=path,
         current=current,
         procedure=procedure_title(view.process_id, locale_code()),
+        labels=field_labels(engine.repository.get(view.definition_id), locale_code()),
         breached=any(not d["met"] for d in deadlines),
     )
 

@@ -148,3 +148,21 @@ def parse(fields: list[FormField], form: Any) -> tuple[dict[str, Any], dict[str,
             errors[f.key] = gettext("The value does not match the expected format.")
         values[f.key] = raw
     return values, errors
+
+
+_LABELS: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def field_labels(definition: Any, locale: str) -> dict[str, str]:
+    """Data key -> the label some form of the version gives it (for showing case data)."""
+    key = (definition.id, locale)
+    cached = _LABELS.get(key)
+    if cached is not None:
+        return cached
+    labels: dict[str, str] = {}
+    for path in sorted(definition.files):
+        if path.endswith(".form.json"):
+            for f in fields_of(definition.form(path), locale):
+                labels.setdefault(f.key, f.label)
+    _LABELS[key] = labels
+    return labels

@@ -14,7 +14,7 @@ from engine.tasks import TaskQuery, TaskView
 from workflows.scope import READ_ROLES, can_see_office
 from workflows.workspace import Drafts
 
-from .forms import fields_of, parse, raw_values
+from .forms import field_labels, fields_of, parse, raw_values
 from .i18n import local_time, locale_code, translated
 from .messages import error_text
 from .tasks_ui import engine, safe_next, task_row, tasks_ui
@@ -115,6 +115,7 @@ def task_page(task_id: str) -> Any:
         decisions=_earlier_decisions(task),
         colleagues=colleagues,
         may_work=_may_work_on(task),
+        labels=field_labels(definition, locale_code()),
     ), status
 
 
