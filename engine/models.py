@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -119,6 +120,16 @@ class HumanTask(Base):
         Index("ix_human_task_instance", "instance_id", "state"),
         Index("ix_human_task_remind", "state", "remind_at"),
         Index("ix_human_task_due", "state", "due_at"),
+        Index(
+            "ix_human_task_unclaimed",
+            "state",
+            "office_code",
+            "role",
+            "due_at",
+            "id",
+            sqlite_where=text("assignee IS NULL"),
+            postgresql_where=text("assignee IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -153,6 +164,7 @@ class CaseAttribute(Base):
     __table_args__ = (
         Index("ix_case_attribute_instance", "instance_id", "name"),
         Index("ix_case_attribute_value", "name", "value"),
+        Index("ix_case_attribute_norm", "value_norm", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -137,6 +137,38 @@ def test_filters_narrow_the_queue_and_saved_filters_are_personal_or_shared(
     assert "Петровы</a>" not in page(colleague, "/queue/office")
 
 
+def test_a_long_queue_counts_up_to_its_cap_and_still_pages_on(web, domain_engine, monkeypatch):
+    import web.tasks_ui as tasks_ui
+
+    monkeypatch.setattr(tasks_ui, "PAGE", 1)
+    monkeypatch.setattr(tasks_ui, "COUNT_CAP", 2)
+    cases = [start(domain_engine, name=f"Осуждённый {n}")[0] for n in range(3)]
+    sign_in(web, "tlg.prosecutor")
+    first = page(web, "/queue/office")
+    assert "<small>(2+)</small>" in first  # counted to the cap, not past it
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    last = page(web, "/queue/office?page=3")
+    assert f"№ {cases[2]}" in last or f"№ {cases[0]}" in last
+    assert 'rel="prev"' in last and 'rel="next"' not in last  # the third task is the last
+    assert "Задач нет." in page(web, "/queue/office?page=4")
+
+
+def test_tasks_without_a_deadline_come_after_every_dated_task(app, domain_engine) -> None:
+    early, _ = start(domain_engine, name="Первый")
+    late, _ = start(domain_engine, name="Второй")
+    undated, _ = start(domain_engine, name="Без срока")
+    with domain_engine.db.write() as conn:
+        conn.exec_driver_sql(f"UPDATE human_task SET due_at = NULL WHERE instance_id = {undated}")
+        conn.exec_driver_sql(
+            f"UPDATE human_task SET due_at = due_at + interval '1 day' WHERE instance_id = {early}"
+            if conn.dialect.name == "postgresql"
+            else "UPDATE human_task SET due_at = datetime(due_at, '+1 day') WHERE instance_id = "
+            f"{early}"
+        )
+    order = [t.instance_id for t in domain_engine.tasks.list(TaskQuery(process_id=None))]
+    assert order == [late, early, undated]
+
+
 # -- delegation and reassignment ---------------------------------------------------------------
 
 

@@ -351,6 +351,27 @@ def bench_api(cases: int, as_json: bool) -> None:
             click.echo(f"{key:>20}: {value}")
 
 
+@bench.command("queue")
+@click.option("-n", "--cases", default=100_000, show_default=True, type=int, help="open cases")
+@click.option("--repeat", default=30, show_default=True, type=int, help="timed requests per page")
+@click.option(
+    "--database-url",
+    default=None,
+    help="a fresh database to fill (default: a SQLite file in a temporary folder)",
+)
+@click.option("--json", "as_json", is_flag=True)
+def bench_queue(cases: int, repeat: int, database_url: str | None, as_json: bool) -> None:
+    """Queue pages over N open cases: milliseconds per page, workflow restores (must be 0)."""
+    from web.bench_queue import format_table, run_queue_bench
+
+    result = run_queue_bench(cases, repeat, database_url)
+    if as_json:
+        _echo_json(result)
+    else:
+        for line in format_table(result):
+            click.echo(line)
+
+
 def run() -> None:
     try:
         main()

@@ -37,6 +37,7 @@ QUEUES = {
 }
 HEAD_QUEUES = {"team"}
 PAGE = 50
+COUNT_CAP = 1000  # a queue counts this far, then shows "1000+"
 SOON = timedelta(hours=24)
 
 
@@ -122,8 +123,12 @@ def queue(queue: str) -> Any:
     query.offset = (page - 1) * PAGE
     eng = engine()
     now = eng.clock.now()
-    rows = [task_row(t, now) for t in eng.tasks.list(query)]
-    total = eng.tasks.count(query)
+    query.limit = PAGE + 1  # one more than shown tells whether a next page exists
+    found = eng.tasks.list(query)
+    rows = [task_row(t, now) for t in found[:PAGE]]
+    total = eng.tasks.count(query, cap=COUNT_CAP + 1)
+    more = total > COUNT_CAP
+    pages = COUNT_CAP // PAGE if more else max((total + PAGE - 1) // PAGE, 1)
     directory = current_app.extensions["nadzor.directory"]
     locale = locale_code()
     procedures = sorted({d["process_id"] for d in eng.repository.list()})
@@ -138,8 +143,9 @@ def queue(queue: str) -> Any:
         queues={k: v for k, v in QUEUES.items() if k not in HEAD_QUEUES or user.has_role("head")},
         rows=rows,
         page=page,
-        pages=max((total + PAGE - 1) // PAGE, 1),
-        total=total,
+        pages=f"{max(pages, page)}+" if more else pages,
+        has_next=len(found) > PAGE,
+        total=f"{COUNT_CAP}+" if more else total,
         params=params,
         active=active,
         page_url=lambda n: url_for("tasks.queue", queue=queue, page=n, **active),
