@@ -164,7 +164,6 @@ class CaseAttribute(Base):
     __table_args__ = (
         Index("ix_case_attribute_instance", "instance_id", "name"),
         Index("ix_case_attribute_value", "name", "value"),
-        Index("ix_case_attribute_norm", "value_norm", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -172,6 +171,24 @@ class CaseAttribute(Base):
     name: Mapped[str] = mapped_column(String(50))
     value: Mapped[str] = mapped_column(String(300))
     value_norm: Mapped[str] = mapped_column(String(300))
+
+
+# byte order on PostgreSQL too, so that a word's prefix range is exact (see engine/search.py)
+TermText = String(100).with_variant(String(100, collation="C"), "postgresql")
+
+
+class CaseTerm(Base):
+    """One word of a case's searchable start data: name searches are prefix ranges."""
+
+    __tablename__ = "case_term"
+    __table_args__ = (
+        Index("ix_case_term_term", "term", "instance_id"),
+        Index("ix_case_term_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    term: Mapped[str] = mapped_column(TermText)
 
 
 class Timer(Base):

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from .fastsql import Prepared
 from .history import events_table
-from .models import CaseAttribute, HumanTask, MessageWait, ProcessInstance, Timer
+from .models import CaseAttribute, CaseTerm, HumanTask, MessageWait, ProcessInstance, Timer
 
 instance = ProcessInstance.__table__
 task = HumanTask.__table__
@@ -97,6 +97,8 @@ FINISH_TASK = Prepared(
 INSERT_ATTRIBUTES = Prepared(
     insert(CaseAttribute.__table__).inline(), ["instance_id", "name", "value", "value_norm"]
 )
+
+INSERT_TERMS = Prepared(insert(CaseTerm.__table__).inline(), ["instance_id", "term"])
 
 INSERT_TIMER = Prepared(
     insert(timer).inline(),

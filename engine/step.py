@@ -37,6 +37,7 @@ from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
 from .organization import Organization
 from .repository import LoadedDefinition, Repository, form_path
 from .safety.script_engine import root_cause
+from .search import term_rows
 from .serialization import StateSerializer
 from .services import retry_delay
 
@@ -197,6 +198,9 @@ class StepRunner:
                 attributes = _attributes(instance_id, data, self.case_attributes)
                 if attributes:
                     sql.INSERT_ATTRIBUTES.many(conn, attributes)
+                    terms = term_rows(instance_id, [a["value_norm"] for a in attributes])
+                    if terms:
+                        sql.INSERT_TERMS.many(conn, terms)
                 ctx = StepContext(
                     conn, workflow, definition, instance_id, now, actor, office_code, Projection()
                 )

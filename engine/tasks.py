@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, Select, exists, func, or_, select, update
+from sqlalchemy import Connection, Select, false, func, or_, select, update
 
 from . import statements as sql
 from .errors import ConflictError, InvalidOperation, NotFound
 from .history import PendingEvent, append_case_event
-from .models import CaseAttribute, HumanTask, ProcessInstance, as_utc
+from .models import CaseAttribute, CaseTerm, HumanTask, ProcessInstance, as_utc
+from .search import PREFIX_END, query_words
 from .step import StepContext
 
 if TYPE_CHECKING:
@@ -28,10 +29,7 @@ if TYPE_CHECKING:
 task_table = HumanTask.__table__
 instance_table = ProcessInstance.__table__
 attribute_table = CaseAttribute.__table__
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+term_table = CaseTerm.__table__
 
 
 @dataclass
@@ -85,7 +83,7 @@ class TaskService:
 
     # -- queues -------------------------------------------------------------------------------
 
-    def _select(self, query: TaskQuery, *, counting: bool = False) -> Select[Any]:
+    def _select(self, query: TaskQuery) -> Select[Any]:
         c = task_table.c
         stmt = select(task_table)
         if query.state:
@@ -127,14 +125,14 @@ class TaskService:
                 )
             )
         elif text:
-            # a page probes its candidates until it has fifty; a count, which must look at
-            # every candidate, scans the values once instead
-            pattern = "%" + _escape_like(text.casefold()) + "%"
-            like = a.value_norm.like(pattern, escape="\\")
-            if counting:
-                stmt = stmt.where(case.in_(select(a.instance_id).where(like)))
-            else:
-                stmt = stmt.where(exists().where(a.instance_id == c.instance_id, like))
+            # every word of the query begins a word of the case's data (engine/search.py)
+            t = term_table.c
+            query_terms = query_words(text)
+            if not query_terms:
+                stmt = stmt.where(false())
+            for word in query_terms:
+                cases = select(t.instance_id).where(t.term >= word, t.term < word + PREFIX_END)
+                stmt = stmt.where(case.in_(cases))
         return stmt
 
     def list(self, query: TaskQuery) -> list[TaskView]:
@@ -151,7 +149,7 @@ class TaskService:
     def count(self, query: TaskQuery, cap: int | None = None) -> int:
         """How many tasks match; with `cap`, counting stops there (a queue shows "1000+"
         rather than read a whole region's tasks to print an exact figure nobody pages to)."""
-        matching = self._select(query, counting=True).with_only_columns(task_table.c.id)
+        matching = self._select(query).with_only_columns(task_table.c.id)
         if cap is not None:
             matching = matching.limit(cap)
         stmt = select(func.count()).select_from(matching.subquery())

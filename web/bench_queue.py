@@ -244,6 +244,28 @@ def _multiply(engine: Engine, cases: int) -> None:
             ),
             params,
         )
+        # their words for the name search, and the number each copied name got
+        conn.execute(
+            text(
+                _GENERATIONS + "INSERT INTO case_term (instance_id, term)"
+                " SELECT ct.instance_id + gen.g * :stride, ct.term"
+                " FROM case_term ct JOIN process_instance t ON t.id = ct.instance_id"
+                " CROSS JOIN gen"
+                " WHERE t.status = 'running' AND t.id <= :stride AND " + _WANTED.format(id="t.id")
+            ),
+            params,
+        )
+        conn.execute(
+            text(
+                _GENERATIONS + "INSERT INTO case_term (instance_id, term)"
+                " SELECT a.instance_id + gen.g * :stride, CAST(gen.g AS TEXT)"
+                " FROM case_attribute a JOIN process_instance t ON t.id = a.instance_id"
+                " CROSS JOIN gen"
+                " WHERE a.name = 'convict_name' AND t.status = 'running' AND t.id <= :stride"
+                " AND " + _WANTED.format(id="t.id")
+            ),
+            params,
+        )
         if conn.dialect.name == "postgresql":  # ids were given: move the sequence past them
             conn.execute(
                 text(

@@ -1,12 +1,13 @@
-"""queue indexes: unclaimed tasks by deadline; attribute values for the name search
+"""queue indexes: unclaimed tasks by deadline; the words of case data for name searches
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 
 The office queue (ready, my office, my roles, unclaimed, earliest deadline first) reads a page
-straight off a partial index in deadline order instead of sorting the office's every task; the
-name search scans a narrow index of normalized values instead of the attribute table.
+straight off a partial index in deadline order instead of sorting the office's every task; a
+name search is a prefix range over the words of the cases' start data (engine/search.py)
+instead of a substring match against every stored value.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from engine.search import term_rows
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -28,9 +33,32 @@ def upgrade() -> None:
         sqlite_where=sa.text("assignee IS NULL"),
         postgresql_where=sa.text("assignee IS NULL"),
     )
-    op.create_index("ix_case_attribute_norm", "case_attribute", ["value_norm", "instance_id"])
+    op.create_table(
+        "case_term",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("instance_id", BigId, nullable=False),
+        sa.Column(
+            "term",
+            sa.String(100).with_variant(sa.String(100, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["instance_id"], ["process_instance.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_case_term_term", "case_term", ["term", "instance_id"])
+    op.create_index("ix_case_term_instance", "case_term", ["instance_id"])
+    # the words of the cases started before this version
+    rows = op.get_bind().execute(sa.text("SELECT instance_id, value_norm FROM case_attribute"))
+    by_case: dict[int, list[str]] = {}
+    for instance_id, value in rows:
+        by_case.setdefault(instance_id, []).append(value)
+    terms = [row for iid, values in by_case.items() for row in term_rows(iid, values)]
+    if terms:
+        op.bulk_insert(sa.table("case_term", sa.column("instance_id"), sa.column("term")), terms)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_case_attribute_norm", table_name="case_attribute")
+    op.drop_index("ix_case_term_instance", table_name="case_term")
+    op.drop_index("ix_case_term_term", table_name="case_term")
+    op.drop_table("case_term")
     op.drop_index("ix_human_task_unclaimed", table_name="human_task")
