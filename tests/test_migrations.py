@@ -18,7 +18,8 @@ def test_upgrading_indexes_the_words_of_cases_stored_before(tmp_path: Path) -> N
         conn.execute(
             sa.text(
                 "INSERT INTO process_instance (id, definition_id, process_id, version, status,"
-                " revision, state, summary, started_by, created_at, updated_at, audit_seq, audit_head)"
+                " revision, state, summary, started_by, created_at, updated_at, audit_seq,"
+                " audit_head)"
                 " VALUES (7, 1, 'penalty_room_check', 1, 'running', 0, '', '{}', 'x',"
                 " '2026-11-24 00:00:00', '2026-11-24 00:00:00', 0, '')"
             )

@@ -451,6 +451,7 @@ def test_the_published_version_names_its_legal_basis_and_carries_its_forms(acts)
         "act_routing/act_rework.form.json",
         "act_routing/act_routing.bpmn",
         "act_routing/route.dmn",
+        "act_routing/start.form.json",
     ]
     docs = [d for d in acts.repository.list() if d["process_id"] == "act_routing"]
     assert len(docs) == 1

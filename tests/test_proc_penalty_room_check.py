@@ -87,7 +87,8 @@ def test_a_placement_is_checked_by_the_district_office_of_the_institution_within
     assert case.open_task_names() == ["placement_check"]
     assert case.holder("placement_check") == ("prosecutor", office)
     assert case.due("placement_check") == IN_24_HOURS
-    assert case.task("placement_check").form == "placement_check.form.json"
+    # named with its procedure's folder: a called procedure may have a form of the same name
+    assert case.task("placement_check").form == "penalty_room_check/placement_check.form.json"
 
 
 @pytest.mark.parametrize("institution", ["UK-159-21", "UK-159-30"])
@@ -315,10 +316,14 @@ def test_the_published_check_carries_the_act_routing_procedure_it_calls(checks) 
         "act_routing/act_rework.form.json",
         "act_routing/act_routing.bpmn",
         "act_routing/route.dmn",
+        "act_routing/start.form.json",
         "penalty_room_check/breach_control.form.json",
         "penalty_room_check/penalty_room_check.bpmn",
         "penalty_room_check/placement_check.form.json",
         "penalty_room_check/response_act.form.json",
+        "penalty_room_check/start.form.json",
     ]
+    # each start form is its own procedure's, though both are named start.form.json
+    assert "convict_name" in {c["key"] for c in definition.start_form()["components"]}
     for name in ("act_review.form.json", "act_dispatch.form.json", "placement_check.form.json"):
         assert definition.form(name) is not None, name
