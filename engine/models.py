@@ -127,6 +127,7 @@ class HumanTask(Base):
             "role",
             "due_at",
             "id",
+            "instance_id",  # filters on case data probe the case without reading the row
             sqlite_where=text("assignee IS NULL"),
             postgresql_where=text("assignee IS NULL"),
         ),
@@ -163,7 +164,7 @@ class CaseAttribute(Base):
     __tablename__ = "case_attribute"
     __table_args__ = (
         Index("ix_case_attribute_instance", "instance_id", "name"),
-        Index("ix_case_attribute_value", "name", "value"),
+        Index("ix_case_attribute_value", "name", "value", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

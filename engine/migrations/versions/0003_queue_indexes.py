@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_human_task_unclaimed",
         "human_task",
-        ["state", "office_code", "role", "due_at", "id"],
+        ["state", "office_code", "role", "due_at", "id", "instance_id"],
         sqlite_where=sa.text("assignee IS NULL"),
         postgresql_where=sa.text("assignee IS NULL"),
     )
@@ -45,6 +45,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["instance_id"], ["process_instance.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
+    # the institution filter reads its cases off the index alone
+    op.drop_index("ix_case_attribute_value", table_name="case_attribute")
+    op.create_index("ix_case_attribute_value", "case_attribute", ["name", "value", "instance_id"])
     op.create_index("ix_case_term_term", "case_term", ["term", "instance_id"])
     op.create_index("ix_case_term_instance", "case_term", ["instance_id"])
     # the words of the cases started before this version
@@ -61,4 +64,6 @@ def downgrade() -> None:
     op.drop_index("ix_case_term_instance", table_name="case_term")
     op.drop_index("ix_case_term_term", table_name="case_term")
     op.drop_table("case_term")
+    op.drop_index("ix_case_attribute_value", table_name="case_attribute")
+    op.create_index("ix_case_attribute_value", "case_attribute", ["name", "value"])
     op.drop_index("ix_human_task_unclaimed", table_name="human_task")
