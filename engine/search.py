@@ -29,11 +29,8 @@ def words(text: str) -> list[str]:
 
 
 def term_rows(instance_id: int, values: list[str]) -> list[dict[str, Any]]:
-    terms: dict[str, None] = {}
-    for value in values:
-        for word in words(value):
-            terms.setdefault(word, None)
-    return [{"instance_id": instance_id, "term": t} for t in list(terms)[:MAX_TERMS]]
+    terms = words(" ".join(values))[:MAX_TERMS]
+    return [{"instance_id": instance_id, "term": t} for t in terms]
 
 
 def query_words(text: str) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, func, select, text
 
+from engine.bench import percentile
 from engine.config import PROJECT_ROOT, Settings
 from engine.engine import Engine
 from engine.models import HumanTask, ProcessInstance
@@ -334,11 +335,6 @@ def _get(client: FlaskClient, path: str, params: dict[str, str]) -> tuple[str, f
     return response.get_data(as_text=True), took
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def _measure(url: str, repeat: int, search: str) -> dict[str, Any]:
     """Time every page R times after one warm-up, on an engine with an empty workflow cache,
     so any workflow a page touched would have to be deserialized (and be counted)."""
@@ -360,7 +356,7 @@ def _measure(url: str, repeat: int, search: str) -> dict[str, Any]:
                 figures[f"{name}_total"] = shown.group(1)  # "1000+" past the queue's count cap
                 durations = [_get(client, path, extra(params))[1] for _ in range(repeat)]
                 figures[f"{name}_p50_ms"] = round(statistics.median(durations) * 1000, 3)
-                figures[f"{name}_p95_ms"] = round(_percentile(durations, 0.95) * 1000, 3)
+                figures[f"{name}_p95_ms"] = round(percentile(durations, 0.95) * 1000, 3)
         figures["workflow_restores"] = restores[0]
         # the page's total must be the index's count for the same rule (or its cap)
         counted = engine.tasks.count(
