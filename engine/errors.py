@@ -68,3 +68,42 @@ class ConflictError(EngineError):
 
 class ServiceCallFailed(EngineError):
     """An outside system behind a service task failed; the step keeps its progress and retries."""
+
+
+class FieldProblem:
+    """One field's broken rule: a code the UI translates, its parameters, an English message."""
+
+    __slots__ = ("code", "params", "message")
+
+    def __init__(self, code: str, message: str, **params: object) -> None:
+        self.code = code
+        self.message = message
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"FieldProblem({self.code!r}, {self.message!r}, {self.params!r})"
+
+
+class ValidationFailed(EngineError):
+    """Submitted data breaks the rules of the published form (start or task); nothing was
+    written. `fields` maps each offending key (also keys the form does not offer) to its
+    problem, so every door (page, API, CLI) can say the same thing per field."""
+
+    def __init__(self, fields: dict[str, FieldProblem], message: str | None = None) -> None:
+        self.fields = fields
+        detail = "; ".join(f"{k}: {p.message}" for k, p in fields.items())
+        super().__init__(message or f"the data breaks the form's rules ({detail})")
+
+
+class DataRejected(EngineError):
+    """Data is not plain JSON within the documented limits (depth, keys, sizes, characters);
+    `path` names where in the data the problem is."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class Busy(EngineError):
+    """The database stayed locked by another step longer than the bounded wait; nothing was
+    written and the request may be retried (HTTP 503 with Retry-After)."""
