@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from .db import Database
 from .errors import ModelError, NotFound
+from .forms import Form, parse_form
 from .history import PendingEvent, append_system_events
 from .models import Definition
 from .safety.model_check import check_model_code
@@ -63,26 +64,53 @@ class LoadedDefinition:
     files: dict[str, str]
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
+    #: form path -> its parsed rules (a version's forms never change: parsed once, on first use)
+    _rules: dict[str | None, Form | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False, hash=False
+    )
 
-    def form(self, name: str | None) -> dict[str, Any] | None:
-        """A form file by its path in the version (`folder/name`), or by its bare name."""
+    def _form_file(self, name: str | None) -> str | None:
         if not name:
             return None
         if name in self.files:
-            return json.loads(self.files[name])
-        for path, text in sorted(self.files.items()):
+            return name
+        for path in sorted(self.files):
             if path.endswith("/" + name):
-                return json.loads(text)
+                return path
         return None
 
-    def start_form(self) -> dict[str, Any] | None:
-        """The form of the process's start event, from the process's own folder."""
+    def form(self, name: str | None) -> dict[str, Any] | None:
+        """A form file by its path in the version (`folder/name`), or by its bare name."""
+        path = self._form_file(name)
+        return json.loads(self.files[path]) if path else None
+
+    def form_rules(self, name: str | None) -> Form | None:
+        """The parsed rules of a form of this version (None: there is no such form)."""
+        try:
+            return self._rules[name]
+        except KeyError:
+            pass
+        path = self._form_file(name)
+        rules = parse_form(json.loads(self.files[path]), path) if path else None
+        self._rules[name] = rules
+        return rules
+
+    def start_form_path(self) -> str | None:
+        """The form named by the process's start event, from the process's own folder."""
         for spec in self.spec.task_specs.values():
             if isinstance(spec, StartEvent) and spec.name in {
                 s.name for s in self.spec.start.outputs
             }:
-                return self.form(form_path(spec))
+                return form_path(spec)
         return None
+
+    def start_form(self) -> dict[str, Any] | None:
+        """The form of the process's start event, from the process's own folder."""
+        return self.form(self.start_form_path())
+
+    def start_rules(self) -> Form | None:
+        """The rules every start payload of this version obeys (None: no start form)."""
+        return self.form_rules(self.start_form_path())
 
 
 def form_path(spec: Any) -> str | None:
@@ -388,8 +416,7 @@ def _check_form(text: str, name: str) -> None:
         raise ModelError(
             f"form is not valid JSON: {exc.msg}", filename=name, line=exc.lineno
         ) from exc
-    if not isinstance(form, dict) or not isinstance(form.get("components"), list):
-        raise ModelError("form must be a form-js schema with a 'components' list", filename=name)
+    parse_form(form, name)  # the engine enforces it: refuse at publishing what it cannot
 
 
 def _check_unique_decisions(trees: dict[str, etree._ElementTree]) -> None:

@@ -3,6 +3,11 @@
 A stock SpiffWorkflow snapshot embeds the whole spec (more than half its size). Our converter for
 `BpmnWorkflow` leaves `spec` and `subprocess_specs` out when saving and takes the cached, already
 parsed spec objects when restoring, so a restore never re-builds a spec either.
+
+Case data is plain JSON, and it stays plain: SpiffWorkflow's registry restores any dict holding
+a "typename" key as the type of that name, so a value like ``{"typename": "scan"}`` in case data
+would break the case at its next restore. Our registry stores such a dict wrapped
+(``{"typename": "nadzor.plain", "items": {...}}``) and unwraps it on restore.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -20,6 +26,22 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 STATE_FORMAT = "nadzor-state-1"
+PLAIN = "nadzor.plain"
+
+
+class _PlainDataRegistry(DefaultRegistry):
+    """A registry under which no data value can pass for a serializer type."""
+
+    def convert(self, obj: Any) -> Any:
+        if type(obj) is dict and "typename" in obj:
+            cleaned = self.clean(obj)
+            return {"typename": PLAIN, "items": {k: self.convert(v) for k, v in cleaned.items()}}
+        return super().convert(obj)
+
+    def restore(self, val: Any, **kwargs: Any) -> Any:
+        if type(val) is dict and val.get("typename") == PLAIN:
+            return {k: self.restore(v, **kwargs) for k, v in val["items"].items()}
+        return super().restore(val, **kwargs)
 
 
 class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
@@ -72,7 +94,7 @@ def _build_registry(state_only: bool) -> Any:
     if state_only:
         config[BpmnWorkflow] = _StateOnlyWorkflowConverter
         config[Task] = _MemoTaskConverter
-    registry = BpmnWorkflowSerializer.configure(config)
+    registry = BpmnWorkflowSerializer.configure(config, _PlainDataRegistry())
     registry.register(
         date,
         lambda v: {"value": v.isoformat()},

@@ -30,12 +30,14 @@ from sqlalchemy import Connection, insert, select, update
 
 from . import statements as sql
 from .clock import Clock, using_clock
+from .data import check_data
 from .db import Database
 from .errors import ConflictError, EngineError, NotFound, ScriptFailed, ServiceCallFailed
 from .history import PendingEvent, case_chain, chain_events
 from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
 from .organization import Organization
 from .repository import LoadedDefinition, Repository, form_path
+from .safety.limits import STEP_CPU_S, check_step_budget, step_budget
 from .safety.script_engine import root_cause
 from .search import term_rows
 from .serialization import StateSerializer
@@ -133,6 +135,10 @@ Action = Callable[[StepContext], None]
 
 
 class StepRunner:
+    #: CPU seconds (of the step's thread) all scripts, expressions and loops of a step share;
+    #: past it the step is rolled back and recorded as an incident (`Engine.run_step`).
+    step_cpu_s: float = STEP_CPU_S
+
     def __init__(
         self,
         db: Database,
@@ -165,13 +171,19 @@ class StepRunner:
         business_key: str | None = None,
     ) -> int:
         now = self.clock.now()
+        check_data(data, what="start data")
+        rules = definition.start_rules()
+        if rules is not None:  # a version with a start form takes exactly what it offers
+            data = rules.validate(data)
+        data = {k: v for k, v in data.items() if k != "case_id"}  # the engine sets it below
         with using_clock(self.clock):
             workflow = BpmnWorkflow(
                 definition.spec, definition.subprocess_specs, script_engine=self.script_engine
             )
             start_task = workflow.get_next_task(state=TaskState.READY)
+            # what the domain computes (offices, remoteness, names) wins over any payload
             facts = self.organization.case_facts(data, definition.process_id)
-            data = {**facts, **data}
+            data = {**data, **facts}
             start_task.data.update(data)
         try:
             with self.db.write() as conn:
@@ -265,7 +277,7 @@ class StepRunner:
                     entry.projection,
                     task_row=task_row,
                 )
-                with using_clock(clock):
+                with using_clock(clock), step_budget(self.step_cpu_s):
                     action(ctx)
                     self._advance(ctx)
                 self._save(ctx, row.revision, row.audit_seq, row.audit_head)
@@ -338,10 +350,17 @@ class StepRunner:
         """Run engine tasks; a failing service parks its task (STARTED) and the rest goes on.
 
         Timer steps call `refresh_timers()` in their action first: SpiffWorkflow only notices a
-        due timer there, and `do_engine_steps()` then runs what the timer released.
+        due timer there, and `do_engine_steps()` then runs what the timer released. Everything
+        runs within the step's CPU budget (shared with the action when `run` opened it).
         """
+        with step_budget(self.step_cpu_s):
+            self._run_engine_steps(ctx)
+            check_step_budget()
+
+    def _run_engine_steps(self, ctx: StepContext) -> None:
         workflow = ctx.workflow
         while True:
+            check_step_budget()
             try:
                 workflow.do_engine_steps()
                 break

@@ -17,9 +17,12 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, Select, false, func, or_, select, update
 
 from . import statements as sql
+from .data import check_data
 from .errors import ConflictError, InvalidOperation, NotFound
+from .forms import NO_FORM
 from .history import PendingEvent, append_case_event
 from .models import CaseAttribute, CaseTerm, HumanTask, ProcessInstance, as_utc
+from .repository import form_path
 from .search import PREFIX_END, query_words
 from .step import StepContext
 
@@ -197,6 +200,47 @@ class TaskService:
 
         return self._assign(task_guid, change, actor, office_code)
 
+    def reassign_many(
+        self, task_guids: Sequence[str], to: str, *, actor: str, office_code: str | None = None
+    ) -> list[TaskView]:
+        """Hand several tasks to `to` in ONE transaction: all of them, or none.
+
+        The caller checks rights first; here every task must still be open when its case is
+        locked, else the whole batch rolls back (ConflictError / InvalidOperation / NotFound).
+        Cases are locked in id order so that two heads' batches cannot deadlock.
+        """
+        now = self.engine.clock.now()
+        guids = list(dict.fromkeys(task_guids))
+        with self.engine.db.write() as conn:
+            tasks = sorted(
+                (_task_view(conn, guid) for guid in guids), key=lambda t: (t.instance_id, t.id)
+            )
+            for task in tasks:
+                locked = self._locked_ready_task(conn, task.task_guid)
+                if locked.assignee == to:
+                    continue
+                conn.execute(
+                    update(task_table)
+                    .where(task_table.c.task_guid == task.task_guid)
+                    .values(assignee=to)
+                )
+                append_case_event(
+                    conn,
+                    locked.instance_id,
+                    now,
+                    PendingEvent(
+                        "task_delegated",
+                        actor,
+                        office_code,
+                        task_guid=locked.task_guid,
+                        task_name=locked.task_name,
+                        data_before={"assignee": locked.assignee},
+                        data_after={"assignee": to},
+                    ),
+                )
+        with self.engine.db.read() as conn:
+            return [_task_view(conn, guid) for guid in guids]
+
     def _assign(self, task_guid: str, change: Any, actor: str, office_code: str | None) -> TaskView:
         db = self.engine.db
         now = self.engine.clock.now()
@@ -246,8 +290,12 @@ class TaskService:
         """Complete a ready task with the submitted data, then run the case on.
 
         The task row is read inside the step's transaction, after the case is locked, so the
-        checks below and the completion can not be overtaken by another user.
+        checks below and the completion can not be overtaken by another user. The data must be
+        plain JSON within the limits (`DataRejected`) and obey the task's form, which is part
+        of the published version (`ValidationFailed`); only the form's cleaned values are
+        stored, and a task without a form takes no data.
         """
+        check_data(data)
 
         def act(ctx: StepContext) -> None:
             row = ctx.task_row
@@ -263,9 +311,11 @@ class TaskService:
             task = ctx.workflow.get_task_from_id(UUID(task_guid))
             if task is None or task.state != TaskState.READY:
                 raise self._already_done(ctx.conn, task_guid)
-            before = {k: task.data.get(k) for k in data if task.data.get(k) != data[k]}
-            after = {k: data[k] for k in before}
-            task.set_data(**data)
+            rules = ctx.definition.form_rules(form_path(task.task_spec)) or NO_FORM
+            values = rules.validate(data, task.data)
+            before = {k: task.data.get(k) for k in values if task.data.get(k) != values[k]}
+            after = {k: values[k] for k in before}
+            task.set_data(**values)
             task.run()
             ctx.completed[task_guid] = actor
             conv = self.engine.serializer.convert_data

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from engine.engine import Engine
-from engine.errors import ScriptFailed
+from engine.errors import ScriptFailed, ValidationFailed
 from engine.tasks import TaskQuery, TaskView
 from tests.conftest import ROOT
 from workflows.demo_org import LOGIN_PREFIX
@@ -269,8 +269,9 @@ def test_a_refused_act_closes_the_case_with_the_reasons(acts, office) -> None:
 
 def test_a_review_with_an_unknown_decision_is_not_accepted(acts) -> None:
     case = start_act(acts, origin="ALM-TLG", level="district")
-    with pytest.raises(ScriptFailed):
+    with pytest.raises(ValidationFailed) as refused:  # the form's options hold before the model
         case.complete("act_review", decision="postpone", review_comment="?")
+    assert refused.value.fields["decision"].code == "not_an_option"
     assert case.holder("act_review") == ("head", "ALM-TLG")
 
 
@@ -377,8 +378,9 @@ def test_a_control_with_an_unknown_action_is_not_accepted(acts) -> None:
     case.review("ALM-TLG", "forward")
     case.dispatch(date="2026-11-30")
     acts.management.fire_due(datetime(2026, 12, 31, tzinfo=UTC))
-    with pytest.raises(ScriptFailed):
+    with pytest.raises(ValidationFailed) as refused:
         case.complete("act_answer_control", control_action="later", control_notes="?")
+    assert refused.value.fields["control_action"].code == "not_an_option"
     assert case.open_task_names() == ["act_answer_control"]
 
 
@@ -412,8 +414,9 @@ def test_no_answer_is_taken_before_the_act_is_sent(acts) -> None:
 def test_a_dispatch_date_that_is_not_a_date_is_not_accepted(acts) -> None:
     case = start_act(acts, origin="ALM-TLG", level="district")
     case.review("ALM-TLG", "forward")
-    with pytest.raises(ScriptFailed):
+    with pytest.raises(ValidationFailed) as refused:
         case.dispatch(date="вчера")
+    assert refused.value.fields["dispatch_date"].code == "not_a_date"
     assert case.holder("act_dispatch") == ("prosecutor", "ALM-TLG")
 
 
@@ -425,7 +428,7 @@ def test_a_dispatch_date_that_is_not_a_date_is_not_accepted(acts) -> None:
     [("letter", "regional"), ("protest", "international"), ("protest", "")],
 )
 def test_an_act_of_an_unknown_type_or_addressee_level_is_not_started(acts, act_type, level) -> None:
-    with pytest.raises(ScriptFailed):
+    with pytest.raises(ValidationFailed):
         start_act(acts, act_type=act_type, level=level)
     assert acts.tasks.list(TaskQuery(process_id="act_routing")) == []
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.errors import ScriptFailed
+from engine.errors import ValidationFailed
 from engine.tasks import TaskQuery
 from tests.conftest import BPMN_DIR
 
@@ -148,5 +148,6 @@ def test_a_late_appeal_is_recorded_and_the_regional_head_controls_it(domain_engi
 
 
 def test_an_unknown_applicant_kind_is_refused(domain_engine) -> None:
-    with pytest.raises(ScriptFailed, match="npm or pmc"):
+    with pytest.raises(ValidationFailed) as refused:
         start(domain_engine, applicant_kind="ngo")
+    assert refused.value.fields["applicant_kind"].code == "not_an_option"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.engine import Engine
-from engine.errors import ScriptFailed
+from engine.errors import ValidationFailed
 from engine.tasks import TaskQuery
 from tests.conftest import ROOT
 from tests.test_proc_act_routing import Case
@@ -99,13 +99,16 @@ def test_a_placement_in_a_remote_colony_is_due_in_48_hours(checks, institution) 
     assert case.data()["institution_remote"] is True
 
 
-def test_a_placement_time_without_an_offset_is_almaty_time(checks) -> None:
-    case = place(checks, placed_at="2026-11-24T09:30:00")
-    assert case.due("placement_check") == IN_24_HOURS
+def test_a_placement_time_without_an_offset_is_refused(checks) -> None:
+    # an instant is ambiguous without its offset (the page adds Almaty's); nothing is started
+    with pytest.raises(ValidationFailed) as refused:
+        place(checks, placed_at="2026-11-24T09:30:00")
+    assert refused.value.fields["placed_at"].code == "not_an_instant"
+    assert checks.tasks.list(TaskQuery(process_id="penalty_room_check")) == []
 
 
 def test_a_placement_in_an_unknown_institution_is_not_started(checks) -> None:
-    with pytest.raises(ScriptFailed):
+    with pytest.raises(ValidationFailed):
         place(checks, institution="UK-000-0")
     assert checks.tasks.list(TaskQuery(process_id="penalty_room_check")) == []
 

@@ -6,29 +6,89 @@ errors as `{"error": code, "detail": text, "fields": {...}}`.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from flask_babel import force_locale
+from werkzeug.routing import BaseConverter, ValidationError
 
 from engine.engine import Engine
 from engine.errors import (
+    Busy,
     ConflictError,
+    DataRejected,
     EngineError,
     InvalidOperation,
     ModelError,
     NotFound,
     ScriptFailed,
     UnsafeCode,
+    ValidationFailed,
 )
+from engine.runtime import MAX_ID
 from engine.step import StepContext
 from engine.tasks import TaskQuery, TaskView
+from web.serving import RETRY_AFTER_SECONDS
 from workflows.organization import OrganizationDirectory
-from workflows.scope import CASE_ROLES, READ_ROLES, can_see_office, visible_offices
-from workflows.users import User, UserDirectory
+from workflows.rights import Refusal, gravest
+from workflows.scope import CASE_ROLES, READ_ROLES, visible_offices
+from workflows.users import TokenExpired, User, UserDirectory
+
+from .forms import problem_texts, problems_json
+from .i18n import DEFAULT_LOCALE
+from .refusals import mark_denied, rights
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+PROCEDURE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+
+
+# -- ids in paths --------------------------------------------------------------------------------
+# An id that cannot exist is a 404 from the router itself: no query runs, so no value can
+# overflow a database integer (both backends stop at 2**63 - 1) or carry a NUL byte or a
+# stray character to PostgreSQL.
+
+
+class CaseNumber(BaseConverter):
+    """A case (instance) id: ASCII digits without a leading zero, from 1 to MAX_ID."""
+
+    regex = r"[1-9][0-9]{0,18}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+class TaskId(BaseConverter):
+    """A task id is a UUID (8-4-4-4-12 hex digits); capitals are read as the same id."""
+
+    regex = TASK_ID.pattern
+
+    def to_python(self, value: str) -> str:
+        return value.lower()
+
+
+class ProcedureId(BaseConverter):
+    """A procedure (BPMN process) id: a letter or `_`, then letters, digits, `_.-`; at most 200."""
+
+    regex = PROCEDURE_ID.pattern
+
+
+def _register_converters(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.update(case=CaseNumber, task=TaskId, procedure=ProcedureId)
+
+
+api.record(_register_converters)  # before the routes below, which use these converters
 
 
 class ApiError(Exception):
@@ -54,8 +114,18 @@ def _api_error(exc: ApiError) -> tuple[Response, int]:
     return jsonify(error=exc.code, detail=exc.detail, fields=exc.fields), exc.status
 
 
+@api.errorhandler(TokenExpired)
+def _token_expired(exc: TokenExpired) -> tuple[Response, int]:
+    """A known token past its 90 days: 401, saying so (not "invalid")."""
+    return jsonify(error="token_expired", detail=str(exc), fields={}), 401
+
+
 @api.errorhandler(EngineError)
 def _engine_error(exc: EngineError) -> tuple[Response, int]:
+    if isinstance(exc, Busy):  # another step held the lock past the bounded wait: retry
+        response = jsonify(error="busy", detail=str(exc), fields={})
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, 503
     mapping: list[tuple[type[EngineError], int, str]] = [
         (NotFound, 404, "not_found"),
         (ConflictError, 409, "conflict"),
@@ -64,6 +134,14 @@ def _engine_error(exc: EngineError) -> tuple[Response, int]:
         (UnsafeCode, 422, "model_error"),
         (ScriptFailed, 422, "model_error"),
     ]
+    if isinstance(exc, ValidationFailed):  # per field, in the user's language, as the page
+        user = getattr(g, "user", None)
+        with force_locale(user.locale if user is not None and user.locale else DEFAULT_LOCALE):
+            fields = problem_texts(exc)
+        body = dict(error="validation", detail=str(exc), fields=fields)
+        return jsonify(**body, problems=problems_json(exc)), 422
+    if isinstance(exc, DataRejected):
+        return jsonify(error="invalid_data", detail=str(exc), fields={}, path=exc.path), 422
     for cls, status, code in mapping:
         if isinstance(exc, cls):
             return jsonify(error=code, detail=str(exc), fields={}), status
@@ -122,8 +200,7 @@ def task_json(task: TaskView) -> dict[str, Any]:
 def instance_json(instance_id: int) -> dict[str, Any]:
     engine = _engine()
     view = engine.runtime.get(instance_id)
-    if not can_see_office(_directory(), _user(), view.office_code):
-        raise ApiError(403, "forbidden", f"case {instance_id} is outside your office's scope")
+    _refuse(rights().may_read_case(_user(), instance_id, view.office_code))
     return {
         "id": view.id,
         "procedure": view.process_id,
@@ -153,25 +230,54 @@ def step_json(ctx: StepContext) -> dict[str, Any]:
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    """The body as a JSON object, or 400 saying why not (never a 500: see web/jsonbody.py)."""
+    from .jsonbody import BadJson, parse_json  # imported here: the one user of the module
+
+    if not request.is_json:
+        raise ApiError(400, "bad_request", "send the body as JSON (Content-Type: application/json)")
+    try:
+        body = parse_json(request.get_data(cache=True))
+    except BadJson as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     return body
 
 
+def _refuse(refusal: Refusal | None) -> None:
+    """Answer a refusal of workflows/rights.py: out of scope exactly as missing (404, the
+    engine's words), recorded as a denial all the same."""
+    if refusal is None:
+        return
+    mark_denied(refusal)
+    if refusal.kind == "hidden":
+        raise NotFound(refusal.message)
+    fields = {refusal.field: refusal.message} if refusal.field else {}
+    code = {"forbidden": "forbidden", "invalid": "validation", "conflict": "conflict"}
+    raise ApiError(refusal.status, code[refusal.kind], refusal.message, fields)
+
+
 def _visible_task(task_id: str) -> TaskView:
     task = _engine().tasks.get(task_id)
-    if not can_see_office(_directory(), _user(), task.office_code):
-        raise ApiError(403, "forbidden", f"task {task_id} is outside your office's scope")
+    _refuse(rights().may_read(_user(), task))
     return task
 
 
-def _own_task(task_id: str) -> TaskView:
-    """Acting on a task needs its role in its office (or a head of that office)."""
-    task = _visible_task(task_id)
+def _own_task(task_id: str, action: str = "complete", to: Any = None) -> TaskView:
+    """Acting on a task: the rule of workflows/rights.py for `action` (claim, unclaim,
+    delegate to `to`, complete), the same one the pages ask."""
+    task = _engine().tasks.get(task_id)
+    checks = rights()
     user = _user()
-    if task.office_code != user.office_code or not user.has_role(task.role or "", "head"):
-        raise ApiError(403, "forbidden", f"task {task_id} is for {task.role} of {task.office_code}")
+    if action == "claim":
+        refusal = checks.may_claim(user, task)
+    elif action == "unclaim":
+        refusal = checks.may_unclaim(user, task)
+    elif action == "delegate":
+        refusal = checks.may_delegate(user, task, to)
+    else:
+        refusal = checks.may_complete(user, task)
+    _refuse(refusal)
     return task
 
 
@@ -193,27 +299,27 @@ def procedures() -> Any:
     return jsonify(list(latest.values()))
 
 
-@api.post("/procedures/<process_id>/instances")
+@api.post("/procedures/<procedure:process_id>/instances")
 @authenticated(*CASE_ROLES)
 def start_instance(process_id: str) -> Any:
-    payload = _json_body()
     engine, user = _engine(), _user()
+    payload = engine.runtime.clean_start(process_id, _json_body())  # the start form's rules
     office = engine.organization.case_office(payload, process_id)
-    if office is not None and not can_see_office(_directory(), user, office):
-        raise ApiError(403, "forbidden", f"office {office} is outside your office's scope")
+    if office is not None:
+        _refuse(rights().may_start(user, office))  # the same rule as the start page
     instance_id = engine.runtime.start(
         process_id, payload, actor=user.login, office_code=user.office_code
     )
     return jsonify(instance_json(instance_id)), 201
 
 
-@api.get("/instances/<int:instance_id>")
+@api.get("/instances/<case:instance_id>")
 @authenticated(*READ_ROLES)
 def get_instance(instance_id: int) -> Any:
     return jsonify(instance_json(instance_id))
 
 
-@api.get("/instances/<int:instance_id>/history")
+@api.get("/instances/<case:instance_id>/history")
 @authenticated(*READ_ROLES)
 def instance_history(instance_id: int) -> Any:
     instance_json(instance_id)  # scope check
@@ -243,11 +349,12 @@ def instance_history(instance_id: int) -> Any:
 @api.get("/tasks")
 @authenticated(*READ_ROLES)
 def list_tasks() -> Any:
+    """A queue page. Every parameter is checked before the query: a bad one is a 400 naming it
+    (`limit` 1-500, `offset` 0-100,000, `scope`, `overdue` 0 or 1, `procedure` an id)."""
     user = _user()
     scope = request.args.get("scope", "visible")
     query = TaskQuery(
-        limit=min(int(request.args.get("limit", 50)), 500),
-        offset=int(request.args.get("offset", 0)),
+        limit=_int_arg("limit", 50, 1, MAX_LIMIT), offset=_int_arg("offset", 0, 0, MAX_OFFSET)
     )
     if scope == "mine":
         query.assignee = user.login
@@ -256,17 +363,43 @@ def list_tasks() -> Any:
     elif scope == "visible":
         query.offices = sorted(visible_offices(_directory(), user))
     else:
-        raise ApiError(
-            400, "bad_request", "scope is one of mine, office, visible", {"scope": "unknown scope"}
-        )
-    if request.args.get("overdue") == "1":
+        message = "The scope is mine, office or visible (the default)."
+        raise ApiError(400, "bad_request", f"Unknown queue scope. {message}", {"scope": message})
+    overdue = request.args.get("overdue", "0")
+    if overdue not in ("0", "1"):
+        message = "overdue is 1 (only tasks past their deadline) or 0."
+        raise ApiError(400, "bad_request", message, {"overdue": message})
+    if overdue == "1":
         query.due_before = _engine().clock.now()
-    if request.args.get("procedure"):
-        query.process_id = request.args["procedure"]
+    procedure = request.args.get("procedure", "")
+    if procedure and not PROCEDURE_ID.fullmatch(procedure):
+        message = (
+            "procedure is a procedure id: a letter or _, then letters, digits, _ . or -, "
+            "at most 200 characters."
+        )
+        raise ApiError(400, "bad_request", message, {"procedure": message})
+    if procedure:
+        query.process_id = procedure
     return jsonify([task_json(t) for t in _engine().tasks.list(query)])
 
 
-@api.get("/tasks/<task_id>")
+MAX_LIMIT = 500
+MAX_OFFSET = 100_000
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter in [low, high]: ASCII digits only (int() would also read
+    spaces, signs and other scripts' digits), so `-1` cannot lift the row cap."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.isascii() and raw.isdigit() and len(raw) <= 7 and low <= int(raw) <= high:
+        return int(raw)
+    message = f"{name} must be a whole number from {low} to {high:,}."
+    raise ApiError(400, "bad_request", f"{message} It was {raw[:20]!r}.", {name: message})
+
+
+@api.get("/tasks/<task:task_id>")
 @authenticated(*READ_ROLES)
 def get_task(task_id: str) -> Any:
     task = _visible_task(task_id)
@@ -275,44 +408,32 @@ def get_task(task_id: str) -> Any:
     return jsonify({**task_json(task), "form": definition.form(task.form)})
 
 
-@api.post("/tasks/<task_id>/claim")
+@api.post("/tasks/<task:task_id>/claim")
 @authenticated(*CASE_ROLES)
 def claim(task_id: str) -> Any:
-    _own_task(task_id)
+    _own_task(task_id, "claim")
     user = _user()
     return jsonify(
         task_json(_engine().tasks.claim(task_id, actor=user.login, office_code=user.office_code))
     )
 
 
-@api.post("/tasks/<task_id>/unclaim")
+@api.post("/tasks/<task:task_id>/unclaim")
 @authenticated(*CASE_ROLES)
 def unclaim(task_id: str) -> Any:
-    _own_task(task_id)
+    _own_task(task_id, "unclaim")
     user = _user()
     return jsonify(
         task_json(_engine().tasks.unclaim(task_id, actor=user.login, office_code=user.office_code))
     )
 
 
-@api.post("/tasks/<task_id>/delegate")
+@api.post("/tasks/<task:task_id>/delegate")
 @authenticated(*CASE_ROLES)
 def delegate(task_id: str) -> Any:
-    task = _own_task(task_id)
+    """Only to someone who could complete the task (its role or head, in its office)."""
     to = _json_body().get("to")
-    if not isinstance(to, str) or not to:
-        raise ApiError(422, "validation", "name the colleague", {"to": "required"})
-    try:
-        colleague = _users().get(to)
-    except NotFound as exc:
-        raise ApiError(422, "validation", str(exc), {"to": "unknown user"}) from exc
-    if colleague.office_code != task.office_code:
-        raise ApiError(
-            422,
-            "validation",
-            "tasks are delegated within the same office",
-            {"to": "not in the task's office"},
-        )
+    _own_task(task_id, "delegate", to)
     user = _user()
     return jsonify(
         task_json(
@@ -321,7 +442,38 @@ def delegate(task_id: str) -> Any:
     )
 
 
-@api.post("/tasks/<task_id>/complete")
+@api.post("/tasks/reassign")
+@authenticated("head")
+def reassign() -> Any:
+    """A head hands several tasks of the office to one colleague: all of them or none. A
+    refused batch names every task that cannot be reassigned (in `fields`, by task id)."""
+    body = _json_body()
+    guids, to = body.get("tasks"), body.get("to")
+    if not isinstance(guids, list) or not all(isinstance(t, str) for t in guids):
+        raise ApiError(422, "validation", "'tasks' must be a list of task ids", {"tasks": "list"})
+    engine, user = _engine(), _user()
+    found: dict[str, TaskView | None] = {}
+    for guid in dict.fromkeys(guids):
+        try:
+            found[guid] = engine.tasks.get(guid)
+        except NotFound:
+            found[guid] = None
+    refusals = rights().may_reassign(user, found, to)
+    worst = gravest(refusals)
+    if worst is not None:
+        for r in refusals:
+            mark_denied(r)
+        detail = "nothing was reassigned: " + "; ".join(r.message for r in refusals)
+        fields = {(r.task_id or r.field or "tasks"): r.message for r in refusals}
+        code = {"forbidden": "forbidden", "hidden": "not_found", "invalid": "validation"}
+        raise ApiError(worst.status, code.get(worst.kind, worst.kind), detail, fields)
+    done = engine.tasks.reassign_many(
+        list(found), to, actor=user.login, office_code=user.office_code
+    )
+    return jsonify({"reassigned": [task_json(t) for t in done]})
+
+
+@api.post("/tasks/<task:task_id>/complete")
 @authenticated(*CASE_ROLES)
 def complete(task_id: str) -> Any:
     _own_task(task_id)
@@ -347,14 +499,17 @@ def openapi() -> Any:
 @api.post("/messages")
 @authenticated(*CASE_ROLES)
 def messages() -> Any:
+    """The name and correlation are checked by the engine (`engine.runtime.check_message`):
+    a bad one is a 422 naming the field, before any query runs."""
     body = _json_body()
     name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise ApiError(422, "validation", "a message needs a name", {"name": "required"})
-    correlation = body.get("correlation") or body.get("correlation_keys") or {}
-    payload = body.get("data") or {}
-    if not isinstance(correlation, dict) or not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "'correlation' and 'data' must be JSON objects")
+    correlation = body.get("correlation", body.get("correlation_keys"))
+    payload = body.get("data")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        message = "The message's data must be a JSON object."
+        raise ApiError(422, "validation", message, {"data": message})
     user = _user()
     delivered = _engine().runtime.deliver_message(
         name,
@@ -365,5 +520,10 @@ def messages() -> Any:
         within_offices=visible_offices(_directory(), user),
     )
     if not delivered:
-        raise ApiError(404, "not_found", f"no case is waiting for message '{name}' with these keys")
+        raise ApiError(
+            404,
+            "not_found",
+            f"No case in your scope is waiting for the message '{name}' with these correlation "
+            "keys; nothing was delivered.",
+        )
     return jsonify({"delivered": delivered})

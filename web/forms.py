@@ -1,20 +1,23 @@
-"""Task and start forms from bpmn.io form-js schemas: rendered by Jinja, validated on the server.
+"""Task and start forms from bpmn.io form-js schemas: rendered by Jinja; what a browser sends
+is turned into JSON values and checked by the engine (engine/forms.py), like every API call.
 
-Supported field types: textfield, textarea, number, checkbox, select, radio, datetime; rules:
-required, min, max, minLength, maxLength, pattern. Read-only fields show case data and are
-never taken from the submission. Labels may carry translations as form-js custom properties
-(`properties.label_kk`, `properties.label_en`; option entries `label_kk`, `label_en`).
+Supported field types: textfield, textarea, number, checkbox, select, radio, datetime. Read-only
+fields show case data and are never taken from the submission. Labels may carry translations as
+form-js custom properties (`properties.label_kk`, `properties.label_en`; option entries
+`label_kk`, `label_en`). The engine's problems (codes) are worded here, in the user's language,
+for the page and the API alike.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext
+
+from engine.errors import DataRejected, FieldProblem, ValidationFailed
 
 INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime"}
 LOCAL_ZONE = ZoneInfo("Asia/Almaty")
@@ -31,10 +34,11 @@ class FormField:
     default: Any = None
     subtype: str = ""
     description: str = ""
+    conditional: bool = False  # required only when its condition shows it (engine/forms.py)
 
     @property
     def required(self) -> bool:
-        return bool(self.rules.get("required"))
+        return bool(self.rules.get("required")) and not self.conditional
 
     @property
     def input_type(self) -> str:
@@ -72,6 +76,7 @@ def fields_of(schema: dict[str, Any] | None, locale: str = "ru") -> list[FormFie
                 default=c.get("defaultValue"),
                 subtype=str(c.get("subtype") or ""),
                 description=_in(locale, c, props, "description"),
+                conditional=bool((c.get("conditional") or {}).get("hide")),
             )
         )
     return out
@@ -100,10 +105,13 @@ def _datetime(raw: str, subtype: str) -> str:
     return value.isoformat()
 
 
-def parse(fields: list[FormField], form: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """Values typed as the fields say, and a message per field that breaks its rules."""
+def coerce(fields: list[FormField], form: Any) -> dict[str, Any]:
+    """What a browser sent (strings) as the JSON values the engine's form rules check.
+
+    Only the form's own editable fields are read. Nothing is judged here: text that is not a
+    number or a date is passed on as typed, so the engine refuses it with the same message the
+    API gives (engine/forms.py holds the rules)."""
     values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
     for f in fields:
         if f.readonly:
             continue
@@ -112,42 +120,89 @@ def parse(fields: list[FormField], form: Any) -> tuple[dict[str, Any], dict[str,
             continue
         raw = (form.get(f.key) or "").strip()
         if not raw:
-            if f.required:
-                errors[f.key] = gettext("This field is required.")
-            continue
+            continue  # absent: the engine says whether the field is required
         if f.type == "number":
             try:
-                number = float(raw.replace(",", "."))
+                number = float(raw.replace(",", ".").replace(" ", ""))
             except ValueError:
-                errors[f.key] = gettext("Enter a number.")
+                values[f.key] = raw
                 continue
-            if "min" in f.rules and number < f.rules["min"]:
-                errors[f.key] = gettext("Not less than %(n)s.", n=f.rules["min"])
-            elif "max" in f.rules and number > f.rules["max"]:
-                errors[f.key] = gettext("Not more than %(n)s.", n=f.rules["max"])
-            values[f.key] = int(number) if number.is_integer() else number
-            continue
-        if f.type in ("select", "radio"):
+            values[f.key] = int(number) if number.is_integer() and abs(number) < 2**53 else number
+        elif f.type in ("select", "radio"):
             chosen = [o["value"] for o in f.options if str(o["value"]) == raw]
-            if not chosen:
-                errors[f.key] = gettext("Choose a value from the list.")
-            else:
-                values[f.key] = chosen[0]  # the option's own value (a number stays a number)
-            continue
-        if f.type == "datetime":
+            values[f.key] = chosen[0] if chosen else raw  # the option's own value and type
+        elif f.type == "datetime":
             try:
                 values[f.key] = _datetime(raw, f.subtype)
             except ValueError:
-                errors[f.key] = gettext("Enter a date and time.")
-            continue
-        if "minLength" in f.rules and len(raw) < f.rules["minLength"]:
-            errors[f.key] = gettext("At least %(n)s characters.", n=f.rules["minLength"])
-        elif "maxLength" in f.rules and len(raw) > f.rules["maxLength"]:
-            errors[f.key] = gettext("At most %(n)s characters.", n=f.rules["maxLength"])
-        elif "pattern" in f.rules and not re.fullmatch(f.rules["pattern"], raw):
-            errors[f.key] = gettext("The value does not match the expected format.")
-        values[f.key] = raw
-    return values, errors
+                values[f.key] = raw
+        else:
+            values[f.key] = raw
+    return values
+
+
+def problem_text(problem: FieldProblem) -> str:
+    """One field's broken rule in the user's language (the page and the API say the same)."""
+    p = problem.params
+    code = problem.code
+    if code == "required":
+        return gettext("This field is required.")
+    if code == "not_a_number":
+        return gettext("Enter a number.")
+    if code == "not_a_whole_number":
+        return gettext("Enter a whole number.")
+    if code == "too_small":
+        return gettext("Not less than %(n)s.", n=p.get("min"))
+    if code == "too_large":
+        return gettext("Not more than %(n)s.", n=p.get("max"))
+    if code == "not_an_option":
+        return gettext("Choose a value from the list.")
+    if code == "not_a_date":
+        return gettext("Enter a real date (YYYY-MM-DD).")
+    if code == "not_an_instant":
+        return gettext(
+            "Enter a real date and time with its UTC offset, e.g. 2026-11-24T10:00:00+05:00."
+        )
+    if code == "not_a_time":
+        return gettext("Enter a time (HH:MM).")
+    if code == "too_short":
+        return gettext("At least %(n)s characters.", n=p.get("min"))
+    if code == "too_long":
+        return gettext("At most %(n)s characters.", n=p.get("max"))
+    if code == "pattern":
+        return gettext("The value does not match the expected format.")
+    if code == "not_text":
+        return gettext("Enter text.")
+    if code == "not_boolean":
+        return gettext("The value must be true or false.")
+    if code == "unknown_field":
+        return gettext("This form has no such field; remove it.")
+    if code == "read_only":
+        return gettext("This field is shown for information and cannot be set; remove it.")
+    if code == "unknown_institution":
+        return gettext("No institution has this code; choose one from the list.")
+    return problem.message
+
+
+def problem_texts(exc: ValidationFailed) -> dict[str, str]:
+    """Field key -> its message in the user's language."""
+    return {key: problem_text(problem) for key, problem in exc.fields.items()}
+
+
+def data_rejected_text(exc: DataRejected) -> str:
+    """Data outside the engine's limits (engine/data.py), said in the user's language."""
+    return gettext(
+        "The data cannot be stored and nothing was saved (%(where)s): %(detail)s",
+        where=exc.path or "—",
+        detail=str(exc),
+    )
+
+
+def problems_json(exc: ValidationFailed) -> dict[str, dict[str, Any]]:
+    """Field key -> {code, params}: for clients that word the messages themselves."""
+    return {
+        key: {"code": problem.code, "params": problem.params} for key, problem in exc.fields.items()
+    }
 
 
 _LABELS: dict[tuple[int, str], dict[str, str]] = {}

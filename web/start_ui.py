@@ -10,13 +10,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.errors import EngineError, NotFound
-from workflows.catalogue import STARTING_ROLES, procedure_title
+from engine.errors import DataRejected, EngineError, NotFound, ValidationFailed
+from workflows.catalogue import procedure_title
 from workflows.scope import can_see_office
 
-from .forms import FormField, fields_of, parse, raw_values
+from .forms import FormField, coerce, data_rejected_text, fields_of, problem_texts, raw_values
 from .i18n import locale_code, translated
 from .messages import error_text
+from .refusals import abort_page, rights
 
 start_ui = Blueprint("start", __name__)
 
@@ -37,8 +38,20 @@ def _startable() -> list[tuple[str, Any]]:
 
 
 def _require_starter() -> None:
-    if not current_user.user.has_role(*STARTING_ROLES):
-        abort(403)
+    refusal = rights().may_start_any(current_user.user)
+    if refusal is not None:
+        abort_page(refusal)
+
+
+def _require_scope(process_id: str) -> None:
+    """The case's office (from the institution chosen) must be within the user's scope: the
+    rule the API asks (workflows/rights.py), answered the same 403 before the form is read."""
+    user = current_user.user
+    chosen = {"institution": request.form.get("institution"), "origin_office": user.office_code}
+    office = _engine().organization.case_office(chosen, process_id)
+    refusal = rights().may_start(user, office)
+    if refusal is not None:
+        abort_page(refusal)
 
 
 def _institutions() -> list[Any]:
@@ -90,22 +103,24 @@ def start_page(process_id: str) -> Any:
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        values, errors = parse(fields, request.form)
+        _require_scope(process_id)
+        values = coerce(fields, request.form)
         if "origin_office" in {f.key for f in fields}:
             values["origin_office"] = user.office_code
-        if not errors:
-            try:
-                instance_id = eng.runtime.start(
-                    process_id, values, actor=user.login, office_code=user.office_code
-                )
-            except EngineError as exc:
-                flash(error_text(exc), "error")
-                status = 422
-            else:
-                flash(gettext("Case № %(id)s opened.", id=instance_id), "ok")
-                return redirect(url_for("cases.case_page", instance_id=instance_id))
+        status = 422
+        try:  # the engine applies the start form's rules, as for every API call
+            instance_id = eng.runtime.start(
+                process_id, values, actor=user.login, office_code=user.office_code
+            )
+        except ValidationFailed as exc:
+            errors = problem_texts(exc)
+        except DataRejected as exc:
+            flash(data_rejected_text(exc), "error")
+        except EngineError as exc:
+            flash(error_text(exc), "error")
         else:
-            status = 422
+            flash(gettext("Case № %(id)s opened.", id=instance_id), "ok")
+            return redirect(url_for("cases.case_page", instance_id=instance_id))
         values = {**raw_values(fields, request.form), "origin_office": user.office_code}
     return render_template(
         "start/form.html",

@@ -9,14 +9,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.errors import EngineError, NotFound
+from engine.errors import DataRejected, EngineError, NotFound, ValidationFailed
 from engine.tasks import TaskQuery, TaskView
-from workflows.scope import READ_ROLES, can_see_office
 from workflows.workspace import Drafts
 
-from .forms import field_labels, fields_of, parse, raw_values
+from .forms import coerce, data_rejected_text, field_labels, fields_of, problem_texts, raw_values
 from .i18n import local_time, locale_code, translated
 from .messages import error_text
+from .refusals import abort_page, refusal_text, rights
 from .tasks_ui import engine, safe_next, task_row, tasks_ui
 
 
@@ -25,20 +25,25 @@ def _drafts() -> Drafts:
 
 
 def _visible(task_id: str) -> TaskView:
+    """The task, if the user may read it (workflows/rights.py): without a reading role 403 for
+    any id; outside the scope 404, exactly as a missing task."""
+    checks, user = rights(), current_user.user
+    refusal = checks.may_read_cases(user)
+    if refusal is not None:
+        abort_page(refusal)
     try:
         task = engine().tasks.get(task_id)
     except NotFound:
         abort(404)
-    directory = current_app.extensions["nadzor.directory"]
-    user = current_user.user
-    if not user.has_role(*READ_ROLES) or not can_see_office(directory, user, task.office_code):
-        abort(403)
+    refusal = checks.may_read(user, task)
+    if refusal is not None:
+        abort_page(refusal)
     return task
 
 
 def _may_work_on(task: TaskView) -> bool:
-    user = current_user.user
-    return task.office_code == user.office_code and user.has_role(task.role or "", "head")
+    """Whether the user may complete the task (its role in its office, or a head there)."""
+    return rights().may_complete(current_user.user, task) is None
 
 
 def _earlier_decisions(task: TaskView) -> list[dict[str, Any]]:
@@ -73,34 +78,34 @@ def task_page(task_id: str) -> Any:
             _drafts().save(task_id, user.login, raw_values(fields, request.form), eng.clock.now())
             flash(gettext("Draft saved. It will be here when you come back."), "ok")
             return redirect(url_for("tasks.task_page", task_id=task_id))
-        values, errors = parse(fields, request.form)
-        if not errors:
-            try:
-                eng.tasks.complete(task_id, values, actor=user.login, office_code=user.office_code)
-            except EngineError as exc:
-                flash(error_text(exc, translated(task.title, task.titles)), "error")
-                status = 409
-            else:
-                _drafts().discard(task_id)
-                flash(
-                    gettext(
-                        "Task “%(title)s” completed.", title=translated(task.title, task.titles)
-                    ),
-                    "ok",
-                )
-                return redirect(url_for("tasks.queue", queue="office"))
-        else:
-            status = 422
+        title = translated(task.title, task.titles)
+        try:  # the engine applies the form's rules, as for every API call
+            submitted = coerce(fields, request.form)
+            eng.tasks.complete(task_id, submitted, actor=user.login, office_code=user.office_code)
+        except ValidationFailed as exc:
+            errors, status = problem_texts(exc), 422
             values = raw_values(fields, request.form)
+        except DataRejected as exc:
+            flash(data_rejected_text(exc), "error")
+            status, values = 422, raw_values(fields, request.form)
+        except EngineError as exc:
+            flash(error_text(exc, title), "error")
+            status, values = 409, raw_values(fields, request.form)
+        else:
+            _drafts().discard(task_id)
+            flash(gettext("Task “%(title)s” completed.", title=title), "ok")
+            return redirect(url_for("tasks.queue", queue="office"))
     elif draft is not None:
         values = draft.data
     colleagues = []
-    if task.state == "ready" and _may_work_on(task):
+    checks = rights()
+    may_release = task.state == "ready" and checks.may_unclaim(user, task) is None
+    if task.state == "ready" and checks.may_delegate(user, task, user.login) is None:
         users = current_app.extensions["nadzor.users"]
         colleagues = [
             u
-            for u in users.colleagues(user.office_code, task.role or "", "head")
-            if u.login != task.assignee
+            for u in users.colleagues(task.office_code or "", task.role or "", "head")
+            if u.login not in (task.assignee, user.login) and checks.may_take(u.login, task) is None
         ]
     return render_template(
         "tasks/task.html",
@@ -115,6 +120,7 @@ def task_page(task_id: str) -> Any:
         decisions=_earlier_decisions(task),
         colleagues=colleagues,
         may_work=_may_work_on(task),
+        may_release=may_release,
         labels=field_labels(definition, locale_code()),
     ), status
 
@@ -122,38 +128,39 @@ def task_page(task_id: str) -> Any:
 @tasks_ui.post("/tasks/<task_id>/<action>")
 @login_required
 def act(task_id: str, action: str) -> Any:
+    """Claim, release or hand over: the rule of workflows/rights.py, as the API asks it. Out of
+    scope or forbidden is the error page (404 / 403); a refusal about the task's state or the
+    chosen colleague is said on the page the user came from."""
     eng, user = engine(), current_user.user
+    if action not in ("claim", "unclaim", "delegate"):
+        abort(404)
     task = _visible(task_id)
-    if not _may_work_on(task):
-        abort(403)
+    checks = rights()
     title = translated(task.title, task.titles)
+    to = request.form.get("assignee", "")
+    if action == "claim":
+        refusal = checks.may_claim(user, task)
+    elif action == "unclaim":
+        refusal = checks.may_unclaim(user, task)
+    else:
+        refusal = checks.may_delegate(user, task, to)
+    back = redirect(safe_next(request.form.get("next") or request.referrer))
+    if refusal is not None:
+        if refusal.kind in ("hidden", "forbidden"):
+            abort_page(refusal)
+        flash(refusal_text(refusal, title), "error")
+        return back
     try:
         if action == "claim":
             eng.tasks.claim(task_id, actor=user.login, office_code=user.office_code)
             flash(gettext("Task “%(title)s” is yours now.", title=title), "ok")
         elif action == "unclaim":
-            if task.assignee not in (None, user.login) and not user.has_role("head"):
-                abort(403)
             eng.tasks.unclaim(task_id, actor=user.login, office_code=user.office_code)
             flash(gettext("Task “%(title)s” went back to the office queue.", title=title), "ok")
-        elif action == "delegate":
-            if task.assignee not in (None, user.login) and not user.has_role("head"):
-                abort(403)
-            users = current_app.extensions["nadzor.users"]
-            to = request.form.get("assignee", "")
-            allowed = {u.login: u for u in users.colleagues(user.office_code, task.role or "")}
-            if to not in allowed:
-                flash(gettext("Choose a colleague of your office who handles such tasks."), "error")
-            else:
-                eng.tasks.delegate(task_id, to, actor=user.login, office_code=user.office_code)
-                flash(
-                    gettext(
-                        "Task “%(title)s” handed to %(who)s.", title=title, who=allowed[to].name
-                    ),
-                    "ok",
-                )
         else:
-            abort(404)
+            eng.tasks.delegate(task_id, to, actor=user.login, office_code=user.office_code)
+            who = current_app.extensions["nadzor.users"].get(to).name
+            flash(gettext("Task “%(title)s” handed to %(who)s.", title=title, who=who), "ok")
     except EngineError as exc:
         flash(error_text(exc, title), "error")
-    return redirect(safe_next(request.form.get("next") or request.referrer))
+    return back

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.db import Database
+from engine.errors import FieldProblem, ValidationFailed
 from engine.organization import Assignment
 
 from .models import Institution, Office
@@ -167,9 +168,22 @@ class ProsecutorsOrganization:
         return self.base_office(data)
 
     def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
-        """The offices above the case and the institution's remote flag, for the models."""
+        """The offices above the case and the institution's remote flag, for the models.
+
+        The engine lays these over the start payload, so a client can never set them; an
+        institution the directory does not know is refused (its case would reach no office).
+        """
         facts: dict[str, Any] = {}
         institution = self.directory.institution(data.get("institution"))
+        if institution is None and data.get("institution") is not None:
+            raise ValidationFailed(
+                {
+                    "institution": FieldProblem(
+                        "unknown_institution",
+                        "no institution has this code; choose one from the directory",
+                    )
+                }
+            )
         if institution is not None:
             facts["institution_name"] = institution.name
             facts["institution_remote"] = institution.remote
