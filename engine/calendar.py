@@ -21,6 +21,14 @@ def _kz_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("KZ", years=year)
 
 
+def preload(year: int) -> None:
+    """Load the holiday calendar now (the `holidays` package loads a country's module lazily,
+    ~0.15 s of CPU), for last year to two years ahead: the first working-day deadline must not
+    pay that cold start inside a script's or a step's CPU limit."""
+    for y in range(year - 1, year + 3):
+        _kz_holidays(y)
+
+
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _kz_holidays(day.year)
 

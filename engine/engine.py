@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .calendar import DEADLINE_FUNCTIONS
+from .calendar import preload as preload_calendar
 from .clock import Clock, SystemClock
 from .db import Database
 from .errors import ScriptFailed, UnsafeCode
@@ -18,7 +19,8 @@ from .management import ManagementService
 from .organization import LaneAsRole, Organization
 from .repository import Repository
 from .runtime import RuntimeService
-from .safety.script_engine import make_script_engine
+from .safety.limits import EXPRESSION_CPU_S, SCRIPT_CPU_S, STEP_CPU_S
+from .safety.script_engine import make_script_engine, warm_up
 from .serialization import StateSerializer
 from .services import ServiceRegistry
 from .step import Action, StepContext, StepRunner, WorkflowCache, record_incident
@@ -58,7 +60,12 @@ class Engine:
         functions: Mapping[str, Callable[..., Any]] | None = None,
         cache_size: int = 2000,
         case_attributes: tuple[str, ...] = (),
+        step_cpu_s: float = STEP_CPU_S,
+        script_cpu_s: float = SCRIPT_CPU_S,
+        expression_cpu_s: float = EXPRESSION_CPU_S,
     ) -> None:
+        """`step_cpu_s`, `script_cpu_s`, `expression_cpu_s`: CPU seconds of the running thread
+        a whole step, one script and one expression may use (see `engine.safety.limits`)."""
         self.db = db
         self.clock = clock or SystemClock()
         self.organization = organization or LaneAsRole()
@@ -68,7 +75,12 @@ class Engine:
         self.script_engine = make_script_engine(
             functions={**DEADLINE_FUNCTIONS, **(functions or {})},
             service_handler=self.services,
+            script_cpu_s=script_cpu_s,
+            expression_cpu_s=expression_cpu_s,
         )
+        # what loads lazily is loaded now, not inside the first step's CPU limits
+        preload_calendar(self.clock.now().year)
+        warm_up(self.script_engine)
         self.cache = WorkflowCache(cache_size)
         self.steps = StepRunner(
             db,
@@ -80,6 +92,7 @@ class Engine:
             self.cache,
             case_attributes,
         )
+        self.steps.step_cpu_s = step_cpu_s
         self.runtime = RuntimeService(self)
         self.tasks = TaskService(self)
         self.management = ManagementService(self)

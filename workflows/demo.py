@@ -1,7 +1,10 @@
 """`nadzor seed-demo`: publish the procedures, build the demo organization, start demo cases.
 
-Idempotent: offices, institutions and users are created only when missing, a version is only
-published when its files changed, and demo cases are only started into an empty case table.
+Idempotent, and resumable after a stop half-way: offices, institutions and users are created
+only when missing, a version is only published when its files changed, and each demo case is
+its own step recognised by its business key (`demo-01` ...): a re-run starts only the demo
+cases that are missing (and completes a first task a stopped run left open). Demo cases are
+never added to a database that holds cases other than demo ones.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from engine.engine import Engine
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 from engine.tasks import TaskQuery
 
 from .demo_org import DEMO_PASSWORD, INSTITUTIONS, OFFICES, demo_users
@@ -186,14 +189,65 @@ def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any], dict[str,
     ]
 
 
+DEMO_KEY_PREFIX = "demo-"
+
+
+def demo_key(number: int) -> str:
+    """The business key of the `number`-th demo case (from 1): how a re-run recognises it."""
+    return f"{DEMO_KEY_PREFIX}{number:02d}"
+
+
+def _demo_instances(engine: Engine) -> dict[str, int] | None:
+    """Demo cases already there, by business key; None when the database holds other cases
+    (a real database, or one seeded before demo cases had keys): no demo case is added then."""
+    instance = ProcessInstance.__table__
+    with engine.db.read() as conn:
+        others = conn.execute(
+            select(func.count())
+            .select_from(instance)
+            .where(
+                (instance.c.business_key.is_(None))
+                | (~instance.c.business_key.startswith(DEMO_KEY_PREFIX, autoescape=True))
+            )
+        ).scalar()
+        if others:
+            return None
+        rows = conn.execute(
+            select(instance.c.business_key, instance.c.id).where(
+                instance.c.business_key.startswith(DEMO_KEY_PREFIX, autoescape=True)
+            )
+        ).all()
+    return {key: iid for key, iid in rows}
+
+
+def _has_completed_task(engine: Engine, instance_id: int) -> bool:
+    task = HumanTask.__table__
+    with engine.db.read() as conn:
+        return (
+            conn.execute(
+                select(task.c.id)
+                .where(task.c.instance_id == instance_id, task.c.state == "completed")
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
 def _start_demo_cases(engine: Engine, available: set[str]) -> int:
+    """Start each missing demo case in its own step; returns how many were started."""
+    existing = _demo_instances(engine)
+    if existing is None:
+        return 0
     started = 0
-    for process_id, login, payload, complete_with in demo_cases(engine):
+    for number, (process_id, login, payload, complete_with) in enumerate(demo_cases(engine), 1):
         if process_id not in available:
             continue
-        iid = engine.runtime.start(process_id, payload, actor=login)
-        started += 1
-        if complete_with is not None:
+        key = demo_key(number)
+        iid = existing.get(key)
+        if iid is None:
+            iid = engine.runtime.start(process_id, payload, actor=login, business_key=key)
+            started += 1
+        if complete_with is not None and not _has_completed_task(engine, iid):
             for task in engine.tasks.list(TaskQuery(instance_id=iid)):
                 engine.tasks.complete(task.task_guid, complete_with, actor=login)
     engine.management.fire_due()  # deadlines already passed are recorded as breached now
@@ -204,13 +258,7 @@ def _start_demo_cases(engine: Engine, available: set[str]) -> int:
 def seed(engine: Engine) -> dict[str, Any]:
     published = engine.repository.publish_all(actor="seed-demo", now=engine.clock.now())
     org = seed_organization(engine)
-    started = 0
-    with engine.db.read() as conn:
-        has_cases = conn.execute(
-            select(func.count()).select_from(ProcessInstance.__table__)
-        ).scalar()
-    if not has_cases:
-        started = _start_demo_cases(engine, {d.process_id for d, _ in published})
+    started = _start_demo_cases(engine, {d.process_id for d, _ in published})
     lines = [
         "published: "
         + (", ".join(f"{d.process_id} v{d.version}" for d, _ in published) or "nothing"),

@@ -15,16 +15,17 @@ from types import CodeType
 from typing import Any
 
 from ..errors import ScriptFailed, UnsafeCode
+from .limits import (
+    EXPRESSION_CPU_S,
+    GUARDED_BUILTINS,
+    MAX_RANGE,
+    OPERATOR_GUARDS,
+    ExpressionGuards,
+    run_guarded,
+    run_limited,
+)
 
-MAX_RANGE = 100_000
-
-
-def _capped_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise ValueError(f"range of {len(r):,} items is over the limit of {MAX_RANGE:,}")
-    return r
-
+__all__ = ["MAX_RANGE", "SAFE_BUILTINS", "check_expression", "check_tree", "evaluate"]
 
 SAFE_BUILTINS: dict[str, Any] = {
     "len": len,
@@ -46,10 +47,18 @@ SAFE_BUILTINS: dict[str, Any] = {
     "tuple": tuple,
     "enumerate": enumerate,
     "zip": zip,
-    "range": _capped_range,
     "True": True,
     "False": False,
     "None": None,
+    **{k: v for k, v in GUARDED_BUILTINS.items() if k in ("str", "sum", "round", "range")},
+}
+
+#: What every expression sees before the case data could: builtins and the operator guards
+#: are laid over the data, so a data key named `len` or `min` cannot shadow a function.
+_BASE: dict[str, Any] = {
+    **{k: v for k, v in SAFE_BUILTINS.items() if k not in ("True", "False", "None")},
+    **OPERATOR_GUARDS,
+    "__builtins__": SAFE_BUILTINS,
 }
 
 SAFE_METHODS = frozenset(
@@ -170,14 +179,36 @@ def check_tree(tree: ast.AST, allowed_functions: Iterable[str] = ()) -> None:
         raise UnsafeCode(min(found)[1])
 
 
+#: An expression of at most this many nodes, without loops and calling only builtins, runs
+#: without a tracer: its work is a handful of size-checked operations on bounded data.
+STRAIGHT_LINE_NODES = 64
+_LOOPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+
+def _straight_line(tree: ast.AST) -> bool:
+    """True when the expression cannot loop or enter Python code: no comprehension, no call
+    of anything but a builtin (engine functions such as `add_working_days` run Python loops)."""
+    for nodes, node in enumerate(ast.walk(tree), 1):
+        if isinstance(node, _LOOPS) or nodes > STRAIGHT_LINE_NODES:
+            return False
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in SAFE_BUILTINS:
+                return False
+    return True
+
+
 @lru_cache(maxsize=4096)
-def _compile(source: str, allowed: frozenset[str]) -> CodeType:
+def _compile(source: str, allowed: frozenset[str]) -> tuple[CodeType, bool]:
+    """The guarded code object, and whether it needs the tracer (see `_straight_line`)."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise UnsafeCode(f"expression {source!r} is not valid: {exc.msg}") from exc
     check_tree(tree, allowed)
-    return compile(tree, "<expression>", "eval")
+    traced = not _straight_line(tree)
+    tree = ExpressionGuards().visit(tree)
+    return compile(tree, "<expression>", "eval"), traced
 
 
 def check_expression(source: str, allowed_functions: Iterable[str] = ()) -> None:
@@ -189,17 +220,29 @@ def evaluate(
     names: Mapping[str, Any],
     *,
     functions: Mapping[str, Callable[..., Any]] | None = None,
-    time_limit_s: float = 1.0,
+    time_limit_s: float = EXPRESSION_CPU_S,
 ) -> Any:
     """Evaluate a checked expression over `names` (the task data) and the given functions.
 
-    No tracer is needed for the time bound: without loops, lambdas or unbounded ranges an
-    expression's work is bounded by its size and the (capped) data it reads.
+    It runs under `time_limit_s` of this thread's CPU time (and the step's budget), its
+    operators are size-checked before they allocate (see `limits`), and builtins and engine
+    functions take precedence over data names. A short straight-line expression (the usual
+    gateway condition) skips the tracer: it cannot loop, and each of its few operations is
+    size-checked, so its time is bounded without one.
     """
-    functions = functions or {}
-    code = _compile(source, frozenset(functions))
-    env: dict[str, Any] = {**names, **functions, "__builtins__": SAFE_BUILTINS}
+    code, traced = _compile(source, frozenset(functions) if functions else frozenset())
+    env: dict[str, Any] = {**names, **_BASE}
+    if functions:
+        env.update(functions)
     try:
-        return eval(code, env)  # noqa: S307 - checked tree, restricted builtins
+        if not traced:
+            return run_guarded(code, env, lambda: f"the expression {source.strip()!r}")
+        return run_limited(
+            lambda: eval(code, env),  # noqa: S307 - checked tree, restricted builtins
+            time_limit_s,
+            lambda: f"the expression {source.strip()!r}",
+        )
+    except ScriptFailed:
+        raise
     except Exception as exc:
         raise ScriptFailed(f"expression {source.strip()!r} failed: {exc}") from exc

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from ..errors import EngineError
 from .expressions import evaluate
+from .limits import EXPRESSION_CPU_S, SCRIPT_CPU_S
 from .scripts import run_script
 
 
@@ -24,12 +25,14 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         service_handler: Callable[..., Any] | None = None,
-        time_limit_s: float = 1.0,
+        time_limit_s: float = SCRIPT_CPU_S,
+        expression_limit_s: float = EXPRESSION_CPU_S,
     ) -> None:
         super().__init__({})
         self.functions = dict(functions or {})
         self.service_handler = service_handler
-        self.time_limit_s = time_limit_s
+        self.time_limit_s = time_limit_s  # CPU seconds per script
+        self.expression_limit_s = expression_limit_s  # CPU seconds per expression
 
     def evaluate(
         self,
@@ -37,8 +40,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         context: dict[str, Any],
         external_context: dict[str, Any] | None = None,
     ) -> Any:
-        names = {**context, **(external_context or {})}
-        return evaluate(expression, names, functions=self.functions, time_limit_s=self.time_limit_s)
+        names = {**context, **external_context} if external_context else context
+        return evaluate(
+            expression, names, functions=self.functions, time_limit_s=self.expression_limit_s
+        )
 
     def execute(
         self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
@@ -66,10 +71,31 @@ class RestrictedScriptEngine(PythonScriptEngine):
 def make_script_engine(
     functions: Mapping[str, Callable[..., Any]] | None = None,
     service_handler: Callable[..., Any] | None = None,
+    *,
+    script_cpu_s: float = SCRIPT_CPU_S,
+    expression_cpu_s: float = EXPRESSION_CPU_S,
 ) -> PythonScriptEngine:
     return RestrictedScriptEngine(
-        environment=RestrictedEnvironment(functions=functions, service_handler=service_handler)
+        environment=RestrictedEnvironment(
+            functions=functions,
+            service_handler=service_handler,
+            time_limit_s=script_cpu_s,
+            expression_limit_s=expression_cpu_s,
+        )
     )
+
+
+def warm_up(engine: PythonScriptEngine) -> None:
+    """Compile and run one expression and one script now, so that what the evaluators load on
+    first use (RestrictedPython's compiler, the engine functions' first calls) is not paid
+    inside the first step's CPU limits."""
+    env = engine.environment
+    names = {"start": "2026-01-05T10:00:00+05:00", "items": [1, 2]}
+    env.evaluate("len(items) > 0 and f'{start:>1}' != ''", names)
+    for name in ("add_working_days", "add_hours"):
+        if name in getattr(env, "functions", {}):
+            env.evaluate(f"{name}(start, 1)", names)
+    env.execute("n = len(items) + 1\nlabel = f'N{n}'", dict(names), {})
 
 
 def root_cause(exc: BaseException) -> BaseException:
