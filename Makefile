@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 
 ASSETS := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
 
-.PHONY: run test install install-test db demo lint bench clean assets browser translations messages
+.PHONY: run test testdb install install-test db demo lint bench clean assets browser translations messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,7 +62,12 @@ run: demo assets translations
 lint: install-test
 	$(VENV)/bin/ruff check engine workflows web tests
 
-test: install-test assets browser translations
+# the PostgreSQL database of the tests (NADZOR_TEST_PG_URL, default .../test) is created when
+# it is missing; each test makes its own schema in it
+testdb: install-test
+	$(PY) -m tests.ensure_pg_database
+
+test: install-test assets browser translations testdb
 	$(VENV)/bin/ruff check engine workflows web tests
 	$(VENV)/bin/pytest
 

@@ -3,65 +3,115 @@
 Each due row is handled in its own step. The step re-reads the timer row after it has locked the
 case, so a timer taken by another worker (or fired twice by a catch-up run) is skipped, not run
 again. On PostgreSQL the row is taken with FOR UPDATE SKIP LOCKED so workers share the load.
+
+A call drains everything due: rows are read in batches of `BATCH_SIZE` (keyset order, so a
+long backlog costs no OFFSET scans) and each row is one step, one transaction. One case never
+stops the others: a case that cannot be restored, or whose step fails, gets an open incident
+naming the case, the task and the element, and its timer is postponed with a growing delay
+(1, 2, 4 … 60 minutes); every other due row still fires in the same call.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from .clock import FakeClock
-from .errors import EngineError, NotFound
+from .errors import Busy, EngineError, NotFound
 from .history import PendingEvent, append_case_event, write_checkpoint
 from .models import HumanTask, Incident, ProcessInstance, Timer, as_utc
 from .services import retry_delay
-from .step import SkipStep, StepContext, record_incident
+from .step import SkipStep, StepContext
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+log = logging.getLogger("nadzor.worker")
 
 timer_table = Timer.__table__
 incident_table = Incident.__table__
 task_table = HumanTask.__table__
 instance_table = ProcessInstance.__table__
 
+#: due rows read per query (timers, reminders, breaches); each is then its own step
+BATCH_SIZE = 500
+#: passes over the due rows per call; a pass picks up rows that came due during the last one
+MAX_PASSES = 10
+
+Outcome = Literal["fired", "skipped", "postponed", "busy"]
+
 
 class ManagementService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def due_timers(self, now: datetime, limit: int = 500) -> list[Any]:
+    def due_timers(
+        self,
+        now: datetime,
+        limit: int = BATCH_SIZE,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[Any]:
+        """Due rows in (fire_at, id) order, `limit` at a time, after the row `after`."""
         c = timer_table.c
+        stmt = select(c.id, c.instance_id, c.task_guid, c.kind, c.name, c.fire_at).where(
+            # SpiffWorkflow fires a timer strictly after its instant; retries are ours
+            or_(
+                and_(c.kind == "timer", c.fire_at < now),
+                and_(c.kind == "retry", c.fire_at <= now),
+            )
+        )
+        if after is not None:
+            stmt = stmt.where(
+                or_(c.fire_at > after[0], and_(c.fire_at == after[0], c.id > after[1]))
+            )
         with self.engine.db.read() as conn:
-            return conn.execute(
-                select(c.id, c.instance_id, c.task_guid, c.kind, c.fire_at)
-                .where(
-                    # SpiffWorkflow fires a timer strictly after its instant; retries are ours
-                    or_(
-                        and_(c.kind == "timer", c.fire_at < now),
-                        and_(c.kind == "retry", c.fire_at <= now),
-                    )
-                )
-                .order_by(c.fire_at, c.id)
-                .limit(limit)
-            ).all()
+            return conn.execute(stmt.order_by(c.fire_at, c.id).limit(limit)).all()
 
     def fire_due(self, now: datetime | None = None, *, actor: str = "timer") -> int:
-        """Fire every timer and retry due at `now` once; returns how many fired."""
+        """Fire every timer and retry due at `now` once; returns how many fired.
+
+        Rows are attempted once per call each. A row that cannot fire is postponed (with an
+        incident) and the rest go on. On SQLite a `Busy` (another step kept the one write lock
+        past the bounded wait) ends the call: every further row would wait as long; what is
+        left stays due for the next round. On PostgreSQL only that case is busy: it is left
+        for the next round and the others fire.
+        """
         explicit = now is not None
         now = now or self.engine.clock.now()
         clock = FakeClock(now) if explicit else self.engine.clock
         fired = 0
-        for row in self.due_timers(now):
-            if self._fire_one(row, now, clock, actor):
-                fired += 1
+        attempted: set[int] = set()
+        for _ in range(MAX_PASSES):
+            fresh = 0
+            after: tuple[datetime, int] | None = None
+            while True:
+                rows = self.due_timers(now, after=after)
+                for row in rows:
+                    if row.id in attempted:
+                        continue
+                    attempted.add(row.id)
+                    fresh += 1
+                    outcome = self._fire_one(row, now, clock, actor)
+                    if outcome == "fired":
+                        fired += 1
+                    elif outcome == "busy" and self.engine.db.is_sqlite:
+                        raise Busy(
+                            f"the database stayed busy with another step; {fired} due timers "
+                            "fired, the rest stay due for the next round: try again shortly"
+                        )
+                if len(rows) < BATCH_SIZE:
+                    break
+                after = (rows[-1].fire_at, rows[-1].id)
+            if fresh == 0:
+                break
         return fired
 
-    def _fire_one(self, row: Any, now: datetime, clock: Any, actor: str) -> bool:
+    def _fire_one(self, row: Any, now: datetime, clock: Any, actor: str) -> Outcome:
         def act(ctx: StepContext) -> None:
             stmt = select(timer_table.c.fire_at).where(timer_table.c.id == row.id)
             if ctx.conn.dialect.name == "postgresql":
@@ -81,50 +131,63 @@ class ManagementService:
 
         try:
             self.engine.run_step(row.instance_id, act, actor=actor, now=now, clock=clock)
-            return True
+            return "fired"
         except SkipStep:
-            return False
+            return "skipped"
+        except Busy:
+            return "busy"  # not the case's fault: no incident, it stays due
         except EngineError as exc:
             self._postpone(row, now, str(exc))
-            return False
+            return "postponed"
+        except Exception as exc:  # a case that cannot be restored (corrupt state), a bug
+            log.exception("case %s: the %s %s failed", row.instance_id, row.kind, row.name)
+            self._postpone(
+                row, now, f"the case could not be restored or stepped ({type(exc).__name__}: {exc})"
+            )
+            return "postponed"
 
     def fire_alerts(self, now: datetime | None = None) -> dict[str, int]:
         """Record reminders that came due and deadlines that passed, once per task.
 
         Neither touches the workflow: the model's own boundary timers do the escalation; this
-        marks the task row (so queues can show it) and writes the case's history.
+        marks the task row (so queues can show it) and writes the case's history. Every due
+        row is handled, `BATCH_SIZE` at a time, each in its own transaction.
         """
         now = now or self.engine.clock.now()
         c = task_table.c
-        counts = {"reminders": 0, "breaches": 0}
-        with self.engine.db.read() as conn:
-            reminders = (
-                conn.execute(
-                    select(c.task_guid)
-                    .where(c.state == "ready", c.remind_at <= now, c.reminded_at.is_(None))
-                    .order_by(c.remind_at)
-                    .limit(500)
+        return {
+            "reminders": self._drain_alerts(
+                c.remind_at <= now, c.remind_at, c.reminded_at, "task_reminder", now
+            ),
+            "breaches": self._drain_alerts(
+                c.due_at < now, c.due_at, c.breached_at, "deadline_breached", now
+            ),
+        }
+
+    def _drain_alerts(self, due: Any, order: Any, mark: Any, event_type: str, now: datetime) -> int:
+        c = task_table.c
+        marked = 0
+        after: tuple[datetime, str] | None = None
+        while True:
+            stmt = select(order, c.task_guid).where(c.state == "ready", due, mark.is_(None))
+            if after is not None:
+                stmt = stmt.where(
+                    or_(order > after[0], and_(order == after[0], c.task_guid > after[1]))
                 )
-                .scalars()
-                .all()
-            )
-            breaches = (
-                conn.execute(
-                    select(c.task_guid)
-                    .where(c.state == "ready", c.due_at < now, c.breached_at.is_(None))
-                    .order_by(c.due_at)
-                    .limit(500)
-                )
-                .scalars()
-                .all()
-            )
-        for guid in reminders:
-            if self._mark(guid, "reminded_at", "task_reminder", now):
-                counts["reminders"] += 1
-        for guid in breaches:
-            if self._mark(guid, "breached_at", "deadline_breached", now):
-                counts["breaches"] += 1
-        return counts
+            with self.engine.db.read() as conn:
+                rows = conn.execute(stmt.order_by(order, c.task_guid).limit(BATCH_SIZE)).all()
+            for _instant, guid in rows:
+                try:
+                    if self._mark(guid, mark.name, event_type, now):
+                        marked += 1
+                except Busy:
+                    if self.engine.db.is_sqlite:
+                        raise
+                except Exception:  # one task's row must not stop the others' alerts
+                    log.exception("task %s: recording %s failed", guid, event_type)
+            if len(rows) < BATCH_SIZE:
+                return marked
+            after = (rows[-1][0], rows[-1][1])
 
     def _mark(self, task_guid: str, column: str, event_type: str, now: datetime) -> bool:
         c = task_table.c
@@ -163,22 +226,52 @@ class ManagementService:
         return True
 
     def _postpone(self, row: Any, now: datetime, message: str) -> None:
-        """A timer whose step fails is retried later, with the failure kept as an incident."""
-        with self.engine.db.write() as conn:
-            attempts = (
+        """A timer whose step fails is tried again later, with backoff (1, 2, 4 … 60 minutes),
+        and the failure is kept as one open incident per timer (updated, not repeated)."""
+        try:
+            with self.engine.db.write() as conn:
+                attempts = (
+                    conn.execute(
+                        select(timer_table.c.attempts).where(timer_table.c.id == row.id)
+                    ).scalar()
+                    or 0
+                ) + 1
+                retry_at = now + retry_delay(attempts)
                 conn.execute(
-                    select(timer_table.c.attempts).where(timer_table.c.id == row.id)
+                    update(timer_table)
+                    .where(timer_table.c.id == row.id)
+                    .values(attempts=attempts, last_error=message, fire_at=retry_at)
+                )
+                text = (
+                    f"case {row.instance_id}, {row.kind} '{row.name}': {message} "
+                    f"(attempt {attempts}; next at {retry_at.isoformat()})"
+                )
+                c = incident_table.c
+                open_id = conn.execute(
+                    select(c.id).where(
+                        c.instance_id == row.instance_id,
+                        c.task_guid == row.task_guid,
+                        c.kind == "timer",
+                        c.resolved_at.is_(None),
+                    )
                 ).scalar()
-                or 0
-            ) + 1
-            conn.execute(
-                update(timer_table)
-                .where(timer_table.c.id == row.id)
-                .values(attempts=attempts, last_error=message, fire_at=now + retry_delay(attempts))
+                if open_id is None:
+                    conn.execute(
+                        insert(incident_table).values(
+                            instance_id=row.instance_id,
+                            task_guid=row.task_guid,
+                            task_name=row.name,
+                            kind="timer",
+                            message=text,
+                            created_at=now,
+                        )
+                    )
+                else:
+                    conn.execute(update(incident_table).where(c.id == open_id).values(message=text))
+        except Exception:  # the round goes on; the row stays due and is tried next round
+            log.exception(
+                "case %s: postponing the %s %s failed", row.instance_id, row.kind, row.name
             )
-        record_incident(
-            self.engine.db, row.instance_id, "timer", message, now, task_guid=row.task_guid
-        )
 
     def incidents(
         self, *, open_only: bool = True, instance_id: int | None = None

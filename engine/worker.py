@@ -3,6 +3,10 @@
 Run alone (`nadzor worker`) or as a daemon thread inside `nadzor serve` on the embedded default.
 Several workers may run against PostgreSQL: each due row is taken under a row lock, so each
 timer fires once.
+
+A round never stops for one case (the management service postpones a failing case's timer and
+records an incident), and its three parts — timers, reminders and breaches, the checkpoint — are
+independent: one failing is logged and the others still run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import logging
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from .errors import Busy
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -28,13 +34,29 @@ class Worker:
         self._last_checkpoint = None
 
     def poll(self) -> int:
-        """One round: fire what is due now; checkpoint when the period has passed."""
-        fired = self.engine.management.fire_due()
-        self.engine.management.fire_alerts()
+        """One round: fire everything due now, record reminders and breaches, checkpoint when
+        the period has passed. Returns how many timers fired."""
+        management = self.engine.management
+        fired = 0
+        try:
+            fired = management.fire_due()
+        except Busy as exc:  # SQLite's one write lock was held too long: next round
+            log.warning("timers: %s", exc)
+        except Exception:
+            log.exception("firing due timers failed")
+        try:
+            management.fire_alerts()
+        except Busy as exc:
+            log.warning("reminders and breaches: %s", exc)
+        except Exception:
+            log.exception("recording reminders and breaches failed")
         now = self.engine.clock.now()
         if self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_EVERY:
-            self.engine.management.checkpoint(now)
-            self._last_checkpoint = now
+            try:
+                management.checkpoint(now)
+                self._last_checkpoint = now
+            except Exception:
+                log.exception("writing the audit checkpoint failed; tried again next round")
         return fired
 
     def run(self, *, once: bool = False) -> None:

@@ -1,4 +1,9 @@
-"""The `nadzor` command: database, definitions, timers, worker, audit, server, benchmarks."""
+"""The `nadzor` command: database, definitions, timers, worker, audit, server, benchmarks.
+
+A configuration or database problem (an unparsable or unreachable NADZOR_DATABASE_URL, a
+missing or unmigrated database, a folder given as a model, a port in use) is answered with one
+line saying what to do, and exit status 2. Any other exception keeps its traceback: it is a bug.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,38 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
-from engine.config import load_settings
-from engine.errors import EngineError, ModelError
+from engine.config import Settings, load_settings
+from engine.errors import Busy, EngineError, ModelError
+from web.serving import MAX_THREADS
+
+
+class Problem(click.ClickException):
+    """A problem of configuration or of the database that the operator can fix: one line on
+    stderr saying what to do, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class NadzorGroup(click.Group):
+    """Turns the database errors a command meets into a `Problem` when they come from the
+    configuration (unreachable, missing or unmigrated database, lock held too long); anything
+    else is raised as it is."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Busy as exc:
+            raise Problem(str(exc)) from exc
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+            problem = _database_problem(load_settings().database_url)
+            if problem is None:
+                raise
+            raise Problem(problem) from exc
 
 
 def _echo_json(data: Any) -> None:
@@ -30,13 +64,103 @@ def _parse_instant(value: str) -> datetime:
     return instant.astimezone(UTC)
 
 
-def _engine() -> Any:
+def _settings() -> Settings:
+    """The settings, once NADZOR_DATABASE_URL is known to be a URL with a usable driver."""
+    from sqlalchemy.engine import make_url
+
+    settings = load_settings()
+    url = settings.database_url
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        raise Problem(
+            f"NADZOR_DATABASE_URL '{_safe_url(url)}' is not a database URL Nadzor can use "
+            f"({exc}): set it to e.g. sqlite:///var/nadzor.db or "
+            "postgresql+psycopg://user@host:5432/dbname"
+        ) from exc
+    return settings
+
+
+def _engine(threads: int | None = None) -> Any:
+    from engine.db import Database
     from workflows.runtime import build_engine
 
-    return build_engine(load_settings())
+    settings = _settings()
+    try:
+        db = Database(settings.database_url, **({"threads": threads} if threads else {}))
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise Problem(
+            f"cannot create the SQLite database at '{_safe_url(settings.database_url)}' "
+            f"({exc.strerror}: {exc.filename}): set NADZOR_DATABASE_URL to a writable place"
+        ) from exc
+    return build_engine(settings, db=db)
 
 
-@click.group()
+def _database_problem(url: str) -> str | None:
+    """What is wrong with the database at `url` for this version of Nadzor, in one sentence
+    that says what to do; None when it is reachable and migrated to this version's heads."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from engine.migrate import alembic_config
+    from workflows.migrate import DOMAIN_VERSIONS
+
+    safe = _safe_url(url)
+    try:
+        connect_args = {} if url.startswith("sqlite") else {"connect_timeout": 5}
+        probe = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        try:
+            with probe.connect() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+        finally:
+            probe.dispose()
+    except sa_exc.DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+        return (
+            f"cannot use the database at '{safe}' ({reason}): start the database server, "
+            "create the database, or correct NADZOR_DATABASE_URL"
+        )
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
+        return f"NADZOR_DATABASE_URL '{safe}' is not a database URL ({exc}): correct it"
+    scripts = ScriptDirectory.from_config(alembic_config(url, [DOMAIN_VERSIONS]))
+    heads = set(scripts.get_heads())
+    if current == heads:
+        return None
+    if not current:
+        return f"the database at '{safe}' has no Nadzor tables yet: run `nadzor db upgrade`"
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    if current - known:
+        return (
+            f"the database at '{safe}' was migrated by a newer Nadzor (revision "
+            f"{', '.join(sorted(current - known))}): run that version, or restore a backup"
+        )
+    return (
+        f"the database at '{safe}' is at an older schema ({', '.join(sorted(current))}): "
+        "run `nadzor db upgrade`"
+    )
+
+
+def _require_database(url: str) -> None:
+    """Refuse to run (one line, exit 2) on a database that is unreachable or unmigrated."""
+    problem = _database_problem(url)
+    if problem is not None:
+        raise Problem(problem)
+
+
+def _model_file(file: Path) -> Path:
+    if file.is_dir():
+        found = sorted(file.glob("*.bpmn")) or sorted(file.glob("*/*.bpmn"))
+        hint = f", e.g. {found[0]}" if found else ""
+        raise Problem(
+            f"'{file}' is a folder: give the model's .bpmn file{hint} "
+            "(its DMN tables and forms are read from the same folder)"
+        )
+    return file
+
+
+@click.group(cls=NadzorGroup)
 def main() -> None:
     """Nadzor: BPMN orchestration of supervisory procedures."""
 
@@ -55,8 +179,14 @@ def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations to NADZOR_DATABASE_URL."""
     from workflows.migrate import upgrade
 
-    settings = load_settings()
-    upgrade(settings.database_url, revision)
+    settings = _settings()
+    try:
+        upgrade(settings.database_url, revision)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise Problem(
+            f"cannot create the SQLite database at '{_safe_url(settings.database_url)}' "
+            f"({exc.strerror}: {exc.filename}): set NADZOR_DATABASE_URL to a writable place"
+        ) from exc
     click.echo(f"database at revision {revision}: {_safe_url(settings.database_url)}")
 
 
@@ -176,6 +306,7 @@ def definitions_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def definitions_validate(file: Path, as_json: bool) -> None:
     """Check a model without publishing it; exit 1 with the reason when it is unusable."""
+    file = _model_file(file)
     try:
         model = _engine().repository.parse_file(file)
     except ModelError as exc:
@@ -198,6 +329,7 @@ def definitions_validate(file: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def definitions_publish(file: Path, actor: str, as_json: bool) -> None:
     """Publish a model as a new immutable version (same content: nothing new)."""
+    file = _model_file(file)
     engine = _engine()
     try:
         loaded, created = engine.repository.publish(file, actor=actor, now=engine.clock.now())
@@ -236,9 +368,11 @@ def timers() -> None:
 @timers.command("fire")
 @click.option("--now", "now_text", required=True, help="ISO instant with offset")
 def timers_fire(now_text: str) -> None:
-    """Fire everything due as of --now once; prints {"fired": N}.
+    """Fire everything due as of --now once; prints {"fired": N}, N the total fired.
 
-    Reminders and breaches due by then are recorded too (in the cases' history, not counted)."""
+    Every due row is handled (in batches of 500, one transaction per step); a case that cannot
+    fire is recorded as an incident and postponed, the others still fire. Reminders and
+    breaches due by then are recorded too (in the cases' history, not counted)."""
     engine, now = _engine(), _parse_instant(now_text)
     fired = engine.management.fire_due(now)
     engine.management.fire_alerts(now)
@@ -252,7 +386,9 @@ def worker(interval: float, once: bool) -> None:
     """Fire due timers and retry failed service tasks, in a loop."""
     from engine.worker import Worker
 
-    Worker(_engine(), interval=interval).run(once=once)
+    engine = _engine()
+    _require_database(engine.db.url)
+    Worker(engine, interval=interval).run(once=once)
 
 
 @main.group()
@@ -288,22 +424,38 @@ def audit_checkpoint(as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, MAX_THREADS),
+    help="request threads; the database pools are sized for them",
+)
 @click.option("--no-worker", is_flag=True, help="do not run the timer worker in this process")
 def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     """Serve the web app with waitress (and, on the embedded default, the timer worker)."""
-    from waitress import serve as waitress_serve
-
     from engine.worker import Worker
     from web.app import create_app
+    from web.serving import connection_shortfall, create_server
 
-    app = create_app()
-    engine = app.extensions["nadzor.engine"]
+    engine = _engine(threads=threads)  # pools sized for the threads (and the worker)
+    _require_database(engine.db.url)
+    shortfall = connection_shortfall(engine.db, threads)
+    if shortfall is not None:
+        raise Problem(shortfall)
+    app = create_app({"NADZOR_ENGINE": engine})
+    try:
+        server = create_server(app, host, port, threads)
+    except OSError as exc:  # port taken, no permission, unknown host
+        raise Problem(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): stop the program that "
+            "uses it (another `nadzor serve`?) or choose another --port or --host"
+        ) from exc
     if not no_worker:
         Worker(engine).start_background()
         click.echo("timer worker running in this process")
     click.echo(f"Nadzor on http://{host}:{port}")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="nadzor")
+    server.run()
 
 
 # -- benchmarks ----------------------------------------------------------------------------------
