@@ -77,7 +77,7 @@ def test_another_office_neither_sees_nor_claims_the_task(web, domain_engine) -> 
     assert f"№ {iid}" not in page
     task = domain_engine.tasks.list(TaskQuery(instance_id=iid))[0]
     response = web.post(f"/tasks/{task.task_guid}/claim", data={"csrf_token": csrf(page)})
-    assert response.status_code == 403
+    assert response.status_code == 404  # outside the scope: as if it did not exist
     assert domain_engine.tasks.get(task.task_guid).assignee is None
 
 
@@ -154,5 +154,5 @@ def test_the_case_page_shows_the_path_the_history_and_serves_the_diagram(
     assert diagram.status_code == 200 and b'process id="bench_penalty_check"' in diagram.data
     web.post("/logout", data={"csrf_token": csrf(page)})
     sign_in(web, "kar.prosecutor")
-    assert web.get(f"/cases/{iid}").status_code == 403
-    assert web.get(f"/cases/{iid}/diagram.bpmn").status_code == 403
+    assert web.get(f"/cases/{iid}").status_code == 404  # outside the scope: as if missing
+    assert web.get(f"/cases/{iid}/diagram.bpmn").status_code == 404

@@ -12,13 +12,14 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user, login_required
 from SpiffWorkflow.util.task import TaskState
 
+from engine.errors import NotFound
 from engine.tasks import TaskQuery
 from workflows.catalogue import procedure_title
-from workflows.scope import READ_ROLES, can_see_office
 
 from .forms import field_labels
 from .i18n import local_time, locale_code, translated
 from .labels import event_label, task_state_label
+from .refusals import abort_page, rights
 
 cases_ui = Blueprint("cases", __name__)
 
@@ -28,11 +29,22 @@ def _engine() -> Any:
 
 
 def _visible_case(instance_id: int) -> Any:
+    """The case, if the user may read it (workflows/rights.py): without a reading role 403 for
+    any id; missing or outside the scope the same 404 (the latter recorded as a denial)."""
     engine, user = _engine(), current_user.user
-    view = engine.runtime.get(instance_id)
-    directory = current_app.extensions["nadzor.directory"]
-    if not user.has_role(*READ_ROLES) or not can_see_office(directory, user, view.office_code):
-        abort(403)
+    checks = rights()
+    refusal = checks.may_read_cases(user)
+    if refusal is not None:
+        abort_page(refusal)
+    if instance_id > 2**63 - 1:  # 64-bit ids: a longer number names no case
+        abort(404)
+    try:
+        view = engine.runtime.get(instance_id)
+    except NotFound:
+        abort(404)
+    refusal = checks.may_read_case(user, instance_id, view.office_code)
+    if refusal is not None:
+        abort_page(refusal)
     return view
 
 
