@@ -19,11 +19,13 @@ from flask_login import current_user, login_required
 from engine.errors import EngineError, NotFound
 from engine.tasks import TaskQuery, TaskView
 from workflows.catalogue import procedure_title
+from workflows.rights import gravest
 from workflows.scope import can_see_office
 from workflows.workspace import FILTER_PARAMS, SavedFilters
 
 from .i18n import local_time, locale_code, time_left, translated
 from .messages import error_text
+from .refusals import abort_page, mark_denied, refusal_text, rights
 
 tasks_ui = Blueprint("tasks", __name__)
 
@@ -200,46 +202,51 @@ def delete_filter(filter_id: int) -> Any:
 @tasks_ui.post("/tasks/reassign")
 @login_required
 def reassign() -> Any:
-    """A head hands several tasks of the office to one colleague at once."""
+    """A head hands several tasks of the office to one colleague at once: all or nothing.
+
+    Every task is checked first (workflows/rights.py, as the API's bulk route does); if any
+    cannot be reassigned, nothing is, and the team queue says which tasks and why, answered
+    with the status the API gives (403, 404, 409 or 422). Then all move in one transaction.
+    """
     user = current_user.user
+    checks = rights()
     if not user.has_role("head"):
-        abort(403)
-    users = current_app.extensions["nadzor.users"]
+        abort_page(checks.may_reassign(user, {}, None)[0])
     to = request.form.get("assignee", "")
-    colleague = next((u for u in users.colleagues(user.office_code) if u.login == to), None)
-    if colleague is None:
-        abort(400)
     eng = engine()
-    done, refused = 0, []
-    for guid in request.form.getlist("task"):
+    found: dict[str, TaskView | None] = {}
+    for guid in dict.fromkeys(request.form.getlist("task")):
         try:
-            task = eng.tasks.get(guid)
+            found[guid] = eng.tasks.get(guid)
         except NotFound:
-            continue
-        if task.office_code != user.office_code:
-            abort(403)
-        if not colleague.has_role(task.role or "", "head"):
-            refused.append(
-                gettext(
-                    "%(who)s does not hold the role %(role)s for “%(title)s”",
-                    who=colleague.name,
-                    role=task.role,
-                    title=translated(task.title, task.titles),
-                )
-            )
-            continue
+            found[guid] = None
+    refusals = checks.may_reassign(user, found, to)
+    if not refusals:
         try:
-            eng.tasks.delegate(
-                guid, colleague.login, actor=user.login, office_code=user.office_code
-            )
-            done += 1
+            eng.tasks.reassign_many(list(found), to, actor=user.login, office_code=user.office_code)
         except EngineError as exc:
-            refused.append(error_text(exc, translated(task.title, task.titles)))
-    if done:
-        flash(gettext("%(n)s task(s) handed to %(who)s.", n=done, who=colleague.name), "ok")
-    for reason in refused:
-        flash(reason, "error")
-    return redirect(safe_next(request.referrer or url_for("tasks.queue", queue="team")))
+            flash(gettext("Nothing was reassigned."), "error")
+            flash(error_text(exc), "error")
+            return queue("team"), 409
+        who = current_app.extensions["nadzor.users"].get(to).name
+        flash(gettext("%(n)s task(s) handed to %(who)s.", n=len(found), who=who), "ok")
+        return redirect(safe_next(request.referrer or url_for("tasks.queue", queue="team")))
+    worst = gravest(refusals)
+    assert worst is not None
+    for r in refusals:
+        mark_denied(r)
+    flash(gettext("Nothing was reassigned."), "error")
+    texts = []
+    for r in refusals:
+        task = found.get(r.task_id or "")
+        title = translated(task.title, task.titles) if task is not None else None
+        text = refusal_text(r, title)
+        if r.code == "task_missing":
+            text = gettext("Task %(id)s: %(reason)s", id=r.task_id, reason=text)
+        texts.append(text)
+    for text in dict.fromkeys(texts):  # one line per distinct reason
+        flash(text, "error")
+    return queue("team"), worst.status
 
 
 def safe_next(target: str | None) -> str:
