@@ -360,7 +360,6 @@ class StepRunner:
     def _run_engine_steps(self, ctx: StepContext) -> None:
         workflow = ctx.workflow
         while True:
-            check_step_budget()
             try:
                 workflow.do_engine_steps()
                 break
@@ -371,6 +370,7 @@ class StepRunner:
                     task._set_state(TaskState.STARTED)
                     ctx.service_failures.append((task, str(cause)))
                     ctx.record("service_failed", task, data_after={"error": str(cause)})
+                    check_step_budget()
                     continue
                 raise
         depth = _tree_depth(workflow)
