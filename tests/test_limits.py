@@ -118,6 +118,10 @@ BOMBS = [
     ("script", "out = []\nwhile True:\n    out.append('x' * 900000)"),
     ("script", "x = 10\nfor i in range(40):\n    x = x * x"),
     ("script", "n = round(5, -10**9)"),
+    ("script", "x = str.join('-', ['a' * 600000] * 2)"),
+    ("script", "s = [1]\nfor i in range(30):\n    list.extend(s, s)"),
+    ("script", "x = [0] * 900000\ny = [x for i in range(1000)]\nz = sorted(y)"),
+    ("script", "b = '%999999999d'.encode() % (1,)"),
 ]
 
 

@@ -27,6 +27,8 @@ from .limits import (
 
 __all__ = ["MAX_RANGE", "SAFE_BUILTINS", "check_expression", "check_tree", "evaluate"]
 
+_GUARDED = ("str", "sum", "round", "range", "sorted", "min", "max")
+
 SAFE_BUILTINS: dict[str, Any] = {
     "len": len,
     "min": min,
@@ -50,7 +52,7 @@ SAFE_BUILTINS: dict[str, Any] = {
     "True": True,
     "False": False,
     "None": None,
-    **{k: v for k, v in GUARDED_BUILTINS.items() if k in ("str", "sum", "round", "range")},
+    **{k: v for k, v in GUARDED_BUILTINS.items() if k in _GUARDED},
 }
 
 #: What every expression sees before the case data could: builtins and the operator guards

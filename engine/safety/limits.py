@@ -20,9 +20,9 @@ Why each limit is built the way it is:
 * **A step budget**: all scripts, expressions and engine loops of one step share
   `STEP_CPU_S` of thread CPU time (`step_budget`).
 
-Known residual risk (documented, not guarded): C-level comparisons of large nested containers
-that share references (e.g. sorting a million references to one big list) are bounded in memory
-but not interruptible.
+Known residual risk (documented, not guarded): `==`, `<` and `in` between two large nested
+containers compare them item by item in C (sorting, min and max are guarded); each container is
+bounded in size, but such a comparison is not interruptible.
 """
 
 from __future__ import annotations
@@ -324,8 +324,9 @@ def _check_widths(numbers: list[str], what: str) -> None:
 
 
 def g_mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str):
-        numbers = [n for m in _PERCENT_SPEC.finditer(a) for n in m.groups() if n]
+    if isinstance(a, str | bytes):
+        text = a if isinstance(a, str) else a.decode("latin-1")
+        numbers = [n for m in _PERCENT_SPEC.finditer(text) for n in m.groups() if n]
         _check_widths(numbers, "a % format")
         _check_length(len(a) + expanded_size(b), "a % format")
     return a % b
@@ -359,6 +360,12 @@ class _StrMeta(type):
             _check_length(expanded_size(args[0]), "str()")
         return str(*args, **kwargs)
 
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        unbound = guard_method(str, name)
+        return unbound if unbound is not None else getattr(str, name)
+
     def __instancecheck__(cls, instance: Any) -> bool:
         return isinstance(instance, str)
 
@@ -374,6 +381,34 @@ def g_sum(iterable: Any, start: Any = 0) -> Any:
     if not isinstance(start, int | float):
         raise _refuse("sum() adds numbers only (use join for strings)")
     return sum(iterable, start)
+
+
+def _check_compared(items: Any) -> list[Any]:
+    """Sorting or taking the min/max of containers compares them item by item, in C: their
+    size spelled out (shared references counted each time) is bounded like a value's."""
+    items = list(items)
+    if any(isinstance(x, _CONTAINERS) for x in items):
+        _check_length(expanded_size(items), "comparing nested values")
+    return items
+
+
+def g_sorted(iterable: Any, *, key: Any = None, reverse: bool = False) -> list[Any]:
+    return sorted(_check_compared(iterable), key=key, reverse=reverse)
+
+
+def g_min(*args: Any, **kwargs: Any) -> Any:
+    return min(*_compared_args(args), **kwargs)
+
+
+def g_max(*args: Any, **kwargs: Any) -> Any:
+    return max(*_compared_args(args), **kwargs)
+
+
+def _compared_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(args) == 1:
+        return (_check_compared(args[0]),)
+    _check_compared(args)
+    return args
 
 
 def g_round(number: Any, ndigits: Any = None) -> Any:
@@ -469,10 +504,22 @@ AMPLIFYING_METHODS = frozenset(
 )
 
 
+def _unbound(name: str) -> Callable[..., Any]:
+    """`str.join(sep, items)` and the like: the class's method, size-checked like the bound one."""
+
+    def method(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        guarded = guard_method(obj, name)
+        return (guarded or getattr(obj, name))(*args, **kwargs)
+
+    return method
+
+
 def guard_method(obj: Any, name: str) -> Any | None:
     """A size-checked stand-in for `obj.name` when that method can amplify, else None."""
     if name not in AMPLIFYING_METHODS:
         return None
+    if isinstance(obj, type):
+        return _unbound(name)
     if isinstance(obj, str | bytes):
         if name == "replace":
             return _str_replace(obj)
@@ -505,6 +552,9 @@ GUARDED_BUILTINS: dict[str, Any] = {
     "round": g_round,
     "range": g_range,
     "pow": g_pow,
+    "sorted": g_sorted,
+    "min": g_min,
+    "max": g_max,
 }
 
 #: Names the rewritten code calls; they start with `__`, which model code may never write.
