@@ -200,7 +200,8 @@ def _safe_url(url: str) -> str:
 @main.command("seed-demo")
 @click.option("--json", "as_json", is_flag=True)
 def seed_demo(as_json: bool) -> None:
-    """Publish the procedures and load the demo cases (running it twice changes nothing)."""
+    """Publish the procedures and load the demo cases; running it again changes nothing, and
+    after a stop half-way it starts only the demo cases that are missing."""
     from workflows.demo import seed
 
     report = seed(_engine())
