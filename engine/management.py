@@ -58,7 +58,9 @@ class ManagementService:
     ) -> list[Any]:
         """Due rows in (fire_at, id) order, `limit` at a time, after the row `after`."""
         c = timer_table.c
-        stmt = select(c.id, c.instance_id, c.task_guid, c.kind, c.name, c.fire_at).where(
+        stmt = select(
+            c.id, c.instance_id, c.task_guid, c.kind, c.name, c.fire_at, c.attempts
+        ).where(
             # SpiffWorkflow fires a timer strictly after its instant; retries are ours
             or_(
                 and_(c.kind == "timer", c.fire_at < now),
@@ -131,7 +133,6 @@ class ManagementService:
 
         try:
             self.engine.run_step(row.instance_id, act, actor=actor, now=now, clock=clock)
-            return "fired"
         except SkipStep:
             return "skipped"
         except Busy:
@@ -145,6 +146,26 @@ class ManagementService:
                 row, now, f"the case could not be restored or stepped ({type(exc).__name__}: {exc})"
             )
             return "postponed"
+        if row.attempts:  # it had failed before: its incident is over
+            self._resolve(row, now)
+        return "fired"
+
+    def _resolve(self, row: Any, now: datetime) -> None:
+        c = incident_table.c
+        try:
+            with self.engine.db.write() as conn:
+                conn.execute(
+                    update(incident_table)
+                    .where(
+                        c.instance_id == row.instance_id,
+                        c.task_guid == row.task_guid,
+                        c.kind == "timer",
+                        c.resolved_at.is_(None),
+                    )
+                    .values(resolved_at=now)
+                )
+        except Exception:  # the timer fired; the incident stays open for a person to close
+            log.exception("case %s: resolving the incident of %s failed", row.instance_id, row.name)
 
     def fire_alerts(self, now: datetime | None = None) -> dict[str, int]:
         """Record reminders that came due and deadlines that passed, once per task.

@@ -14,13 +14,13 @@ from tests.test_engine_steps import start_check
 DUE = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 24 h after the placement in start_check
 
 
-def _corrupt(engine, instance_id: int) -> None:  # type: ignore[no-untyped-def]
+def _set_state(engine, instance_id: int, state: str) -> str:  # type: ignore[no-untyped-def]
+    """Store `state` as the case's serialized workflow; returns what was there."""
+    table = ProcessInstance.__table__
     with engine.db.write() as conn:
-        conn.execute(
-            update(ProcessInstance.__table__)
-            .where(ProcessInstance.id == instance_id)
-            .values(state='{"serializer_version": "1.4", "spec": {"trunc')
-        )
+        before = conn.execute(select(table.c.state).where(table.c.id == instance_id)).scalar_one()
+        conn.execute(update(table).where(table.c.id == instance_id).values(state=state))
+    return before
 
 
 def _timer_rows(engine, instance_id: int) -> list:  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def test_a_round_over_an_unrestorable_case_fires_every_other_timer(make_engine, 
     first = make_engine()
     ids = [start_check(first) for _ in range(5)]
     broken = ids[2]
-    _corrupt(first, broken)
+    good_state = _set_state(first, broken, '{"serializer_version": "1.4", "spec": {"trunc')
 
     worker_engine = make_engine()  # another process: nothing cached, every case restored
     clock.set(DUE + timedelta(minutes=1))
@@ -63,4 +63,11 @@ def test_a_round_over_an_unrestorable_case_fires_every_other_timer(make_engine, 
     # one open incident per failing timer, kept up to date rather than repeated
     [incident] = worker_engine.management.incidents()
     assert "attempt 2" in incident["message"]
+
+    # once the case is repaired, its postponed timer fires and the incident is closed
+    _set_state(first, broken, good_state)
+    clock.advance(timedelta(minutes=2, seconds=1))
+    assert Worker(worker_engine).poll() == 1
+    assert first.runtime.get(broken).status == "completed"
+    assert worker_engine.management.incidents() == []
     assert first.verify_history()["ok"] is True
