@@ -143,6 +143,16 @@ def test_huge_powers_repetitions_and_ranges_are_refused_before_they_allocate() -
     assert max(r["maxrss_mb"] for r in results) < 300, results
 
 
+def test_memory_grown_by_many_small_values_is_stopped_by_the_net(monkeypatch) -> None:
+    """Values under the size guards can still add up; the resident-memory net stops them."""
+    import engine.safety.limits as limits
+
+    monkeypatch.setattr(limits, "MAX_RSS_GROWTH_MB", 64)
+    script = "out = []\nwhile True:\n    out.append([0] * 3000)"
+    result = finishes_within(20, lambda: run_script(script, {}, time_limit_s=15))
+    assert isinstance(result, ScriptFailed) and "memory grow by more than 64 MB" in str(result)
+
+
 def test_the_refusal_names_the_limit_and_cannot_be_caught_by_the_script() -> None:
     script = (
         "try:\n    s = 'a' * 4 * 10**9\nexcept (ValueError, TypeError, OverflowError):\n    s = ''"

@@ -74,7 +74,7 @@ class Abort(BaseException):  # noqa: N818 - it is not an error a handler should 
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "time", "step" or "size"
+        self.kind = kind  # "time", "step", "memory" or "size"
         self.message = message
 
 
@@ -90,18 +90,20 @@ class _State(threading.local):
 
 _state = _State()
 
-try:
-    _STATM: int | None = os.open("/proc/self/statm", os.O_RDONLY)
-    _PAGE = os.sysconf("SC_PAGE_SIZE")
-except OSError:  # not Linux: the RSS net is off, the size guards still hold
-    _STATM = None
-    _PAGE = 4096
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm: tuple[int, int] | None = None  # (pid, fd): reopened in a forked child
 
 
 def _rss_bytes() -> int:
-    if _STATM is None:
-        return 0
-    return int(os.pread(_STATM, 64, 0).split()[1]) * _PAGE
+    """This process's resident memory (Linux; 0 elsewhere: the size guards still hold)."""
+    global _statm
+    pid = os.getpid()
+    if _statm is None or _statm[0] != pid:
+        try:
+            _statm = (pid, os.open("/proc/self/statm", os.O_RDONLY))
+        except OSError:
+            return 0
+    return int(os.pread(_statm[1], 64, 0).split()[1]) * _PAGE
 
 
 # -- the step budget ----------------------------------------------------------------------------
@@ -174,9 +176,9 @@ def run_limited(fn: Callable[[], T], cpu_s: float, what: str | Callable[[], str]
                 rss0 = rss
             elif rss - rss0 > MAX_RSS_GROWTH_MB << 20:
                 raise Abort(
-                    "size",
+                    "memory",
                     f"{_name(what)} made the server's memory grow by more than "
-                    f"{MAX_RSS_GROWTH_MB} MB and was stopped",
+                    f"{MAX_RSS_GROWTH_MB} MB and was stopped; the step was rolled back",
                 )
         # Model code is traced line by line; the engine's own functions it calls (deadlines,
         # guards) only by their calls, which is enough to stop them and much cheaper.
@@ -193,6 +195,8 @@ def run_limited(fn: Callable[[], T], cpu_s: float, what: str | Callable[[], str]
             raise StepBudgetExceeded(exc.message) from None
         if exc.kind == "time":
             raise ScriptTimeout(exc.message) from None
+        if exc.kind == "memory":
+            raise ScriptFailed(exc.message) from None
         raise ScriptFailed(f"{_name(what)} was refused: {exc.message}") from None
     finally:
         sys.settrace(previous)
