@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
-from engine.errors import ConflictError, EngineError, InvalidOperation, NotFound
+from engine.errors import Busy, ConflictError, EngineError, InvalidOperation, NotFound
 
 
 def error_text(exc: EngineError, title: str = "") -> str:
     text = str(exc)
+    if isinstance(exc, Busy):  # the database's lock was held past the bounded wait
+        return gettext(
+            "Another action was being saved and this one waited too long; nothing was saved. "
+            "Try again in a few seconds."
+        )
     if isinstance(exc, ConflictError):
         if exc.by and "already completed" in text:
             return gettext(
