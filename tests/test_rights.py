@@ -157,7 +157,7 @@ def test_bulk_reassignment_with_one_task_out_of_reach_reassigns_nothing(
     )
     assert [domain_engine.tasks.get(g).assignee for g in batch] == [None, None, None]
     assert response.status_code == 404  # as if the foreign task did not exist
-    assert theirs in response.text and "Nothing was reassigned" in response.text
+    assert theirs in response.text and "Ничего не переназначено" in response.text
 
     response = api("POST", "/tasks/reassign", "tlg.head", {"tasks": batch, "to": "tlg.prosecutor2"})
     assert response.status_code == 404 and list(response.json["fields"]) == [theirs]
