@@ -89,7 +89,7 @@ from engine.safety.expressions import evaluate
 from engine.safety.scripts import run_script
 out = []
 for kind, source in json.loads(sys.argv[1]):
-    start = time.perf_counter()
+    start = time.thread_time()
     try:
         if kind == "expression":
             evaluate(source, {"x": 1})
@@ -98,7 +98,7 @@ for kind, source in json.loads(sys.argv[1]):
         error = None
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
-    out.append({"source": source, "error": error, "seconds": time.perf_counter() - start,
+    out.append({"source": source, "error": error, "cpu_s": time.thread_time() - start,
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 print(json.dumps(out))
 """
@@ -138,7 +138,7 @@ def test_huge_powers_repetitions_and_ranges_are_refused_before_they_allocate() -
     for result in results:
         assert result["error"] is not None, result
         assert result["error"].startswith("ScriptFailed") and "refused" in result["error"], result
-        assert result["seconds"] < 1.0, result  # refused fast, not after computing
+        assert result["cpu_s"] < 0.5, result  # refused fast, not after computing
     # nothing near the gigabytes the operations asked for was ever allocated
     assert max(r["maxrss_mb"] for r in results) < 300, results
 

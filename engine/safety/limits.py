@@ -244,24 +244,27 @@ _SEQUENCES = (str, bytes, list, tuple)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
+_NESTED = (str, bytes, *_CONTAINERS)
+
+
 def expanded_size(value: Any, budget: int = MAX_LENGTH) -> int:
     """Items and characters of `value` counted through nested containers (a list holding the
-    same big list twice counts it twice, as printing it would); stops counting past `budget`."""
-    total = 0
+    same big list twice counts it twice, as printing it would); stops counting past `budget`.
+    Every item counts 1, a string its length more; flat containers are counted in C."""
+    total = 1
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str | bytes):
-            total += len(item) or 1
-        elif isinstance(item, dict):
-            total += 1
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            total += len(item)
         elif isinstance(item, _CONTAINERS):
-            total += 1
-            stack.extend(item)
-        else:
-            total += 1
+            if isinstance(item, dict):
+                item = [*item.keys(), *item.values()]
+            total += len(item)
+            if total > budget:
+                return total
+            if any(issubclass(t, _NESTED) for t in set(map(type, item))):
+                stack.extend(x for x in item if isinstance(x, _NESTED))
         if total > budget:
             return total
     return total
