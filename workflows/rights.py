@@ -131,9 +131,11 @@ class Rights:
 
     @staticmethod
     def could_work_on(user: User, task: TaskView) -> bool:
-        """The task's role in the task's office, or a head of that office (and active)."""
+        """The task's role in the task's office, or a head of that office; active, and holding a
+        role that works cases (so no model could route a task to auditors or methodologists)."""
         return (
             user.active
+            and user.has_role(*CASE_ROLES)
             and task.office_code is not None
             and user.office_code == task.office_code
             and user.has_role(task.role or "", "head")
@@ -143,7 +145,7 @@ class Rights:
         refusal = self.may_read(user, task)
         if refusal is not None:
             return refusal
-        if not user.has_role(*CASE_ROLES) or not self.could_work_on(user, task):
+        if not self.could_work_on(user, task):
             return Refusal(
                 "forbidden",
                 "not_your_task",
