@@ -304,8 +304,7 @@ def _check_repeat(seq: Any, times: int) -> None:
     size = len(seq) * times
     if not isinstance(seq, str | bytes) and size <= MAX_LENGTH:
         # a list of lists repeated prints and compares as big as all of them spelled out
-        nested = sum(expanded_size(x) for x in seq if isinstance(x, _CONTAINERS))
-        size += nested * times
+        size = (expanded_size(seq) - 1) * times  # without the list itself
     _check_length(size, "a repetition")
 
 
