@@ -1,107 +1,288 @@
-"""The OpenAPI 3 document of `/api/v1`, served at `/api/v1/openapi.json`.
+"""The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`.
 
-Written by hand, small and exact; a test checks that it names every route and method the
-blueprint serves, and nothing else.
+Written by hand and kept exact, because outside systems generate clients from it and the test
+suite fuzzes the API from it (tests/test_api_fuzz.py): every route and method the blueprint
+serves (tests/test_api.py checks the list), each parameter with its type and limits, each body,
+and every status each operation answers, with the one error shape. The limits are read from the
+code that enforces them, so the document cannot drift from the checks.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+from engine import data as case_data
+from engine.runtime import (
+    MAX_CORRELATION_KEYS,
+    MAX_CORRELATION_TEXT,
+    MAX_ID,
+    MAX_MESSAGE_NAME,
+)
+
+#: statuses every authenticated operation may answer besides its own
+_WORDS = {
+    400: "The request is not understood: the body is not a JSON object, or a query parameter "
+    "is out of its range (`fields` names it). Nothing was written.",
+    401: "No `Authorization: Bearer <token>` header, or the token is unknown, revoked or expired.",
+    403: "The user's roles do not allow this (e.g. an auditor acting on a task, a colleague "
+    "unclaiming a task someone else claimed). Nothing was written.",
+    404: "No such case, task or procedure, or it is outside the user's office scope (the two "
+    "are answered alike, so ids cannot be probed). Ids of an impossible shape (not a UUID, "
+    "beyond 2^63-1) are 404 without a database query.",
+    409: "The task's or case's state stands in the way: completed or claimed by someone else "
+    "meanwhile. Nothing of this request was written.",
+    413: "The body is larger than the limit (1 MiB); it was not read.",
+    422: "The data breaks a rule: the form's rules (`error` `validation`, `fields` maps each "
+    "offending key, also keys the form does not offer, to its message), the limits of case "
+    "data (`invalid_data`), or the model failed on it (`model_error`). Nothing was written.",
+    503: "The database stayed locked by another step longer than the bounded wait; nothing was "
+    "written. Retry after the number of seconds in `Retry-After`.",
+}
+
+_TASK_REF = {"$ref": "#/components/schemas/Task"}
+_INSTANCE_REF = {"$ref": "#/components/schemas/Instance"}
+_DATA_REF = {"$ref": "#/components/schemas/CaseData"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
 
 
 def _responses(ok: int, schema: dict[str, Any], *errors: int) -> dict[str, Any]:
+    """The success answer and the errors (always 401: every operation here needs a token)."""
     out: dict[str, Any] = {
-        str(ok): {"description": "OK", "content": {"application/json": {"schema": schema}}}
+        str(ok): {"description": "Created" if ok == 201 else "OK", "content": _json(schema)}
     }
-    for code in (401, *errors):
-        out[str(code)] = {
-            "description": "Error",
-            "content": {"application/json": {"schema": _ERROR}},
-        }
+    for code in sorted({401, *errors}):
+        out[str(code)] = {"$ref": f"#/components/responses/E{code}"}
     return out
 
 
-def _task_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"required": True, "description": description, "content": _json(schema)}
+
+
+def _task_action(
+    summary: str, description: str, body: dict[str, Any] | None = None, *errors: int
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
+        "description": description,
         "parameters": [{"$ref": "#/components/parameters/TaskId"}],
-        "responses": _responses(200, {"$ref": "#/components/schemas/Task"}, 403, 404, 409),
+        "responses": _responses(200, _TASK_REF, 403, 404, 409, 503, *errors),
     }
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = _body(body, "JSON object")
+        op["responses"] = _responses(200, _TASK_REF, 400, 403, 404, 409, 413, 503, *errors)
     return {"post": op}
 
 
-TASK = {
+_ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+_PROCEDURE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$"
+_TASK_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_DATA_KEY_PATTERN = rf"^[A-Za-z][A-Za-z0-9_]{{0,{case_data.MAX_KEY - 1}}}$"
+
+TASK: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "name", "title", "role", "office_code", "assignee", "due_at", "state"],
+    "required": [
+        "id",
+        "name",
+        "title",
+        "role",
+        "office_code",
+        "assignee",
+        "due_at",
+        "state",
+        "instance_id",
+        "procedure",
+    ],
     "properties": {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
+        "id": {"type": "string", "format": "uuid", "description": "The task id."},
+        "name": {"type": "string", "description": "The task's element id in the model."},
         "title": {"type": "string"},
-        "role": {"type": "string", "nullable": True},
-        "office_code": {"type": "string", "nullable": True},
-        "assignee": {"type": "string", "nullable": True},
-        "due_at": {"type": "string", "format": "date-time", "nullable": True},
+        "role": {"type": ["string", "null"], "description": "The role that may do it."},
+        "office_code": {"type": ["string", "null"], "description": "The office it belongs to."},
+        "assignee": {"type": ["string", "null"], "description": "Login of who claimed it."},
+        "due_at": {"type": ["string", "null"], "format": "date-time"},
         "state": {"type": "string", "enum": ["ready", "completed", "cancelled"]},
-        "instance_id": {"type": "integer"},
+        "instance_id": {**_ID_SCHEMA, "description": "The case."},
         "procedure": {"type": "string"},
     },
 }
 
-INSTANCE = {
+INSTANCE: dict[str, Any] = {
     "type": "object",
     "required": ["id", "procedure", "version", "status", "data", "tasks"],
     "properties": {
-        "id": {"type": "integer"},
+        "id": _ID_SCHEMA,
         "procedure": {"type": "string"},
-        "version": {"type": "integer"},
-        "status": {"type": "string", "enum": ["running", "completed"]},
-        "data": {"type": "object"},
-        "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+        "version": {"type": "integer", "minimum": 1},
+        "status": {"type": "string", "description": "`running` or `completed`."},
+        "data": {"type": "object", "description": "The case's current data."},
+        "tasks": {"type": "array", "items": _TASK_REF, "description": "Open tasks."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "completed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["seq", "instant", "actor", "event_type", "hash"],
+    "properties": {
+        "seq": {"type": "integer", "minimum": 1},
+        "instant": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string"},
+        "office_code": {"type": ["string", "null"]},
+        "event_type": {"type": "string"},
+        "task_id": {"type": ["string", "null"]},
+        "task_name": {"type": ["string", "null"]},
+        "data_before": {"description": "JSON, or null."},
+        "data_after": {"description": "JSON, or null."},
+        "hash": {"type": "string", "description": "SHA-256 chaining the event to the last."},
+    },
+}
+
+PROCEDURE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "title", "version", "sha256", "published_at"],
+    "properties": {
+        "id": {"type": "string", "pattern": _PROCEDURE_PATTERN},
+        "title": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "sha256": {"type": "string"},
+        "published_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail", "fields"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "A code: bad_request, unauthorized, forbidden, not_found, "
+            "method_not_allowed, too_large, conflict, invalid_state, validation, invalid_data, "
+            "model_error, engine_error, busy, internal_error.",
+        },
+        "detail": {"type": "string", "description": "What happened and what to do, in words."},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "The message for each input at fault (form field, `correlation.KEY`,"
+            " query parameter, task id) in the user's language; empty when no one input is.",
+        },
+        "problems": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["code", "params"],
+                "properties": {"code": {"type": "string"}, "params": {"type": "object"}},
+            },
+            "description": "With `validation`: each field's broken rule as a code and its "
+            "parameters, for clients that word the messages themselves.",
+        },
+        "path": {
+            "type": "string",
+            "description": "With `invalid_data`: where in the data the problem is.",
+        },
+    },
+}
+
+CASE_DATA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "Plain JSON within the limits of case data: strings (at most "
+        f"{case_data.MAX_STRING:,} characters, no NUL, no lone surrogates), integers of 64 bits, "
+        "finite numbers, booleans, null, lists (at most "
+        f"{case_data.MAX_ITEMS:,} items) and objects (at most {case_data.MAX_KEYS} keys, each a "
+        f"data name of at most {case_data.MAX_KEY} characters); nesting at most "
+        f"{case_data.MAX_DEPTH} deep; at most {case_data.MAX_BYTES // 1024} KiB as UTF-8 JSON. "
+        "Anything else is a 422 `invalid_data` naming the path. The keys a start or a task "
+        "takes are those of its published form; other keys are a 422 `validation`."
+    ),
+    "maxProperties": case_data.MAX_KEYS,
+    "propertyNames": {"pattern": _DATA_KEY_PATTERN},
+}
+
+_CORRELATION: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "Which waiting cases the message is for: `instance_id` (or `case_id`) names one case; "
+        "every other key must equal that start-data value of the case. Values are short "
+        "scalars; anything else is a 422 naming `correlation.KEY`."
+    ),
+    "maxProperties": MAX_CORRELATION_KEYS,
+    "propertyNames": {"pattern": _DATA_KEY_PATTERN},
+    "properties": {"instance_id": _ID_SCHEMA, "case_id": _ID_SCHEMA},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "maxLength": MAX_CORRELATION_TEXT, "pattern": "^[^\\x00]*$"},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
     },
 }
 
 
+def _error_responses() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code, words in _WORDS.items():
+        error = _json({"$ref": "#/components/schemas/Error"})
+        out[f"E{code}"] = {"description": words, "content": error}
+    out["E503"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+    }
+    return out
+
+
 def openapi_document() -> dict[str, Any]:
-    instance_ref = {"$ref": "#/components/schemas/Instance"}
+    from .app import MAX_BODY_BYTES
+
     return {
-        "openapi": "3.0.3",
-        "info": {"title": "Nadzor API", "version": "1"},
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Nadzor API",
+            "version": "1",
+            "description": (
+                "JSON over the engine for outside systems. Every operation but this document "
+                "needs `Authorization: Bearer <token>` (`nadzor users token LOGIN`). Errors are "
+                "`{error, detail, fields}` with the status: 400 bad request, 401 no or bad "
+                "token, 403 not allowed, 404 missing or outside the user's scope (alike), 405 "
+                "a method the address does not take (with `Allow`), 409 state conflict, 413 a "
+                f"body over {MAX_BODY_BYTES:,} bytes, 422 data that breaks a rule, 503 busy "
+                "(with `Retry-After`). A refused request writes nothing."
+            ),
+        },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
             "/procedures": {
                 "get": {
                     "summary": "Published procedures (latest version of each)",
-                    "responses": _responses(200, {"type": "array", "items": {"type": "object"}}),
+                    "responses": _responses(
+                        200, {"type": "array", "items": {"$ref": "#/components/schemas/Procedure"}}
+                    ),
                 }
             },
             "/procedures/{procedure_id}/instances": {
                 "post": {
                     "summary": "Start a case with the procedure's start payload",
-                    "parameters": [
-                        {
-                            "name": "procedure_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "responses": {**_responses(201, instance_ref, 400, 403, 404, 422)},
+                    "description": (
+                        "The payload obeys the procedure's start form; values the domain "
+                        "computes (offices, remoteness, case id, deadlines) cannot be set. "
+                        "403 when the case's office is outside the user's scope."
+                    ),
+                    "parameters": [{"$ref": "#/components/parameters/ProcedureId"}],
+                    "requestBody": _body(_DATA_REF, "The start form's fields."),
+                    "responses": _responses(201, _INSTANCE_REF, 400, 403, 404, 413, 422, 503),
                 }
             },
             "/instances/{instance_id}": {
                 "get": {
                     "summary": "A case: status, data and open tasks",
                     "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
-                    "responses": _responses(200, instance_ref, 403, 404),
+                    "responses": _responses(200, _INSTANCE_REF, 403, 404),
                 }
             },
             "/instances/{instance_id}/history": {
@@ -109,7 +290,10 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "The case's audit trail, oldest first",
                     "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
                     "responses": _responses(
-                        200, {"type": "array", "items": {"type": "object"}}, 403, 404
+                        200,
+                        {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                        403,
+                        404,
                     ),
                 }
             },
@@ -120,82 +304,188 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "scope",
                             "in": "query",
-                            "schema": {"type": "string", "enum": ["mine", "office", "visible"]},
+                            "description": "mine: claimed by me; office: unclaimed tasks of my "
+                            "office for my roles; visible: every open task in my scope.",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["mine", "office", "visible"],
+                                "default": "visible",
+                            },
                         },
                         {
                             "name": "overdue",
                             "in": "query",
-                            "schema": {"type": "string", "enum": ["1"]},
+                            "description": "1: only tasks past their deadline.",
+                            "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
                         },
-                        {"name": "procedure", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "procedure",
+                            "in": "query",
+                            "description": "Only tasks of this procedure (empty: all).",
+                            "schema": {
+                                "type": "string",
+                                "pattern": r"^([A-Za-z_][A-Za-z0-9_.\-]{0,199})?$",
+                            },
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 500,
+                                "default": 50,
+                            },
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 100_000,
+                                "default": 0,
+                            },
+                        },
                     ],
-                    "responses": _responses(
-                        200, {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}, 400
-                    ),
+                    "responses": _responses(200, {"type": "array", "items": _TASK_REF}, 400, 403),
                 }
             },
             "/tasks/{task_id}": {
                 "get": {
                     "summary": "A task with its form schema",
                     "parameters": [{"$ref": "#/components/parameters/TaskId"}],
-                    "responses": _responses(200, {"$ref": "#/components/schemas/Task"}, 403, 404),
+                    "responses": _responses(
+                        200,
+                        {
+                            "allOf": [_TASK_REF],
+                            "type": "object",
+                            "required": ["form"],
+                            "properties": {
+                                "form": {
+                                    "type": ["object", "null"],
+                                    "description": "The task's form-js schema, or null.",
+                                }
+                            },
+                        },
+                        403,
+                        404,
+                    ),
                 }
             },
-            "/tasks/{task_id}/claim": _task_action("Claim the task"),
-            "/tasks/{task_id}/unclaim": _task_action("Give the task back to the office queue"),
+            "/tasks/{task_id}/claim": _task_action(
+                "Claim the task",
+                "By a user of the task's role in its office, or a head of that office.",
+            ),
+            "/tasks/{task_id}/unclaim": _task_action(
+                "Give the task back to the office queue",
+                "By whoever claimed it, or a head of the task's office.",
+            ),
             "/tasks/{task_id}/delegate": _task_action(
                 "Hand the task to a colleague of the same office",
-                {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}}},
+                "Only to an active colleague of the task's office who could complete it (its "
+                "role or head), else 422 naming `to`; a task claimed by someone else only by "
+                "them or a head (403).",
+                {
+                    "type": "object",
+                    "required": ["to"],
+                    "properties": {"to": {"type": "string", "description": "A login."}},
+                },
+                422,
             ),
+            "/tasks/reassign": {
+                "post": {
+                    "summary": "A head hands several tasks of the office to one colleague",
+                    "description": "All or none: a refusal names each task that cannot be "
+                    "reassigned in `fields` (by task id), and nothing is reassigned.",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["tasks", "to"],
+                            "properties": {
+                                "tasks": {
+                                    "type": "array",
+                                    "items": {"type": "string", "pattern": _TASK_PATTERN},
+                                },
+                                "to": {"type": "string", "description": "A login."},
+                            },
+                        },
+                        "The task ids and the colleague's login.",
+                    ),
+                    "responses": _responses(
+                        200,
+                        {
+                            "type": "object",
+                            "required": ["reassigned"],
+                            "properties": {"reassigned": {"type": "array", "items": _TASK_REF}},
+                        },
+                        400,
+                        403,
+                        404,
+                        409,
+                        413,
+                        422,
+                        503,
+                    ),
+                }
+            },
             "/tasks/{task_id}/complete": {
                 "post": {
                     "summary": "Complete the task with data; a second completion is 409",
+                    "description": (
+                        "The data obeys the task's published form (required fields, types, "
+                        "options, limits, real dates); keys the form does not offer are a 422 "
+                        "naming them; a task without a form takes no data. The answer is the "
+                        "case after the step."
+                    ),
                     "parameters": [{"$ref": "#/components/parameters/TaskId"}],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"data": {"type": "object"}},
-                                }
-                            }
-                        },
-                    },
-                    "responses": _responses(200, instance_ref, 400, 403, 404, 409, 422),
+                    "requestBody": _body(
+                        {"type": "object", "properties": {"data": _DATA_REF}},
+                        '`{"data": {...}}` with the form\'s fields; a body without `data` is '
+                        "taken as the data itself.",
+                    ),
+                    "responses": _responses(200, _INSTANCE_REF, 400, 403, 404, 409, 413, 422, 503),
                 }
             },
             "/messages": {
                 "post": {
                     "summary": "Deliver a message (e.g. an addressee's answer) to waiting cases",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "correlation": {"type": "object"},
-                                        "data": {"type": "object"},
-                                    },
-                                }
-                            }
+                    "description": (
+                        "To every case in the user's scope that waits for the message and "
+                        "matches the correlation; 404 when none does. Each delivery is a step "
+                        "of its own case."
+                    ),
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_MESSAGE_NAME,
+                                    "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+                                    "examples": ["addressee_answer", "investigation_outcome"],
+                                },
+                                "correlation": _CORRELATION,
+                                "data": _DATA_REF,
+                            },
                         },
-                    },
+                        "The message's name, correlation and data.",
+                    ),
                     "responses": _responses(
                         200,
                         {
                             "type": "object",
-                            "properties": {
-                                "delivered": {"type": "array", "items": {"type": "integer"}}
-                            },
+                            "required": ["delivered"],
+                            "properties": {"delivered": {"type": "array", "items": _ID_SCHEMA}},
                         },
+                        400,
+                        403,
                         404,
+                        413,
                         422,
+                        503,
                     ),
                 }
             },
@@ -203,7 +493,9 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "This document",
                     "security": [],
-                    "responses": {"200": {"description": "OK"}},
+                    "responses": {
+                        "200": {"description": "OK", "content": _json({"type": "object"})}
+                    },
                 }
             },
         },
@@ -214,27 +506,32 @@ def openapi_document() -> dict[str, Any]:
                     "name": "task_id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "description": "A UUID; another shape is a 404.",
+                    "schema": {"type": "string", "format": "uuid", "pattern": _TASK_PATTERN},
                 },
                 "InstanceId": {
                     "name": "instance_id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer"},
+                    "description": "A case number from 1 to 2^63-1; another is a 404.",
+                    "schema": _ID_SCHEMA,
+                },
+                "ProcedureId": {
+                    "name": "procedure_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "A procedure id (see GET /procedures).",
+                    "schema": {"type": "string", "pattern": _PROCEDURE_PATTERN},
                 },
             },
+            "responses": _error_responses(),
             "schemas": {
                 "Task": TASK,
                 "Instance": INSTANCE,
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "detail", "fields"],
-                    "properties": {
-                        "error": {"type": "string"},
-                        "detail": {"type": "string"},
-                        "fields": {"type": "object"},
-                    },
-                },
+                "Event": EVENT,
+                "Procedure": PROCEDURE,
+                "CaseData": CASE_DATA,
+                "Error": ERROR,
             },
         },
     }
