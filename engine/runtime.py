@@ -89,7 +89,7 @@ def check_message(name: Any, correlation: Any) -> tuple[int | None, dict[str, An
             problems[field] = FieldProblem(
                 "type",
                 "A correlation value is a text of at most "
-                f"{MAX_CORRELATION_TEXT} characters (without NUL), a finite number, "
+                f"{MAX_CORRELATION_TEXT} characters (without NUL), a number within 64 bits, "
                 "true, false or null.",
             )
             continue
@@ -107,10 +107,10 @@ def _refused(problems: dict[str, FieldProblem]) -> str:
 def _scalar(value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return True
-    if type(value) is int:
+    if type(value) is int:  # compared as an int: math.isfinite(2**2000) would overflow
         return -MAX_ID - 1 <= value <= MAX_ID
     if type(value) is float:
-        return math.isfinite(value)
+        return math.isfinite(value) and -MAX_ID - 1 <= value <= MAX_ID
     if type(value) is str:
         return len(value) <= MAX_CORRELATION_TEXT and not _TEXT_BAD.search(value)
     return False

@@ -193,6 +193,8 @@ BAD_CORRELATION_VALUES = [
     '"C-7\\u0000"',
     "NaN",
     "Infinity",
+    "1e300",
+    str(2**2000),
     f'"{"x" * 301}"',
 ]
 BAD_NAMES = ['"addressee_answer\\u0000"', '"\\u0000"', f'"{"m" * 201}"', '"a\\nb"', "7", "null"]

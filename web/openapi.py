@@ -161,8 +161,8 @@ ERROR: dict[str, Any] = {
         "error": {
             "type": "string",
             "description": "A code: bad_request, unauthorized, forbidden, not_found, "
-            "method_not_allowed, too_large, conflict, invalid_state, validation, invalid_data, "
-            "model_error, engine_error, busy, internal_error.",
+            "token_expired, method_not_allowed, too_large, conflict, invalid_state, validation, "
+            "invalid_data, model_error, engine_error, busy, internal_error.",
         },
         "detail": {"type": "string", "description": "What happened and what to do, in words."},
         "fields": {
@@ -217,7 +217,7 @@ _CORRELATION: dict[str, Any] = {
     "additionalProperties": {
         "anyOf": [
             {"type": "string", "maxLength": MAX_CORRELATION_TEXT, "pattern": "^[^\\x00]*$"},
-            {"type": "number"},
+            {"type": "number", "minimum": -MAX_ID - 1, "maximum": MAX_ID},
             {"type": "boolean"},
             {"type": "null"},
         ]
