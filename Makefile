@@ -56,8 +56,10 @@ db: install
 demo: db
 	$(NADZOR) seed-demo
 
+# development mode (NADZOR_DEV=1): without NADZOR_SECRET_KEY a random session key is
+# generated once into var/secret_key; `nadzor serve` anywhere else refuses to start without one
 run: demo assets translations
-	$(NADZOR) serve --host 127.0.0.1 --port 5000
+	NADZOR_DEV=1 $(NADZOR) serve --host 127.0.0.1 --port 5000
 
 lint: install-test
 	$(VENV)/bin/ruff check engine workflows web tests

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: where development mode keeps the key it generated (`make run` sets NADZOR_DEV=1)
+DEV_SECRET_FILE = PROJECT_ROOT / "var" / "secret_key"
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    secret_key: str
+    #: NADZOR_SECRET_KEY, or None when it is not set (see `serving_secret_key`)
+    secret_key: str | None
     bpmn_dir: Path
 
     @property
@@ -20,14 +24,59 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+class MissingSecretKey(Exception):
+    """Serving was asked for without a session key; the message says what to set."""
+
+
 def default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'nadzor.db'}"
 
 
+def development_mode() -> bool:
+    """`NADZOR_DEV=1` (what `make run` sets): a local machine, not a server of record."""
+    return os.environ.get("NADZOR_DEV") == "1"
+
+
 def load_settings() -> Settings:
-    """Read NADZOR_* variables; defaults give the embedded SQLite set-up of `make run`."""
+    """Read NADZOR_* variables; defaults give the embedded SQLite set-up of `make run`.
+
+    There is no default session key: a key printed in the source lets anyone who reads the
+    source sign a cookie as any user. `serving_secret_key` decides what serving does without one.
+    """
     return Settings(
         database_url=os.environ.get("NADZOR_DATABASE_URL") or default_database_url(),
-        secret_key=os.environ.get("NADZOR_SECRET_KEY") or "dev-only-insecure-key",
+        secret_key=os.environ.get("NADZOR_SECRET_KEY") or None,
         bpmn_dir=Path(os.environ.get("NADZOR_BPMN_DIR") or PROJECT_ROOT / "bpmn"),
     )
+
+
+def serving_secret_key(
+    settings: Settings, *, dev_file: Path | None = None
+) -> tuple[str, str | None]:
+    """The key that signs session cookies, and a line to tell the operator (or None).
+
+    NADZOR_SECRET_KEY wins. Without it, development mode generates a random key once into
+    var/secret_key (readable by its owner only) and reuses it, so a restart keeps people signed
+    in; anywhere else serving refuses with MissingSecretKey.
+    """
+    if settings.secret_key:
+        return settings.secret_key, None
+    if not development_mode():
+        raise MissingSecretKey(
+            "NADZOR_SECRET_KEY is not set: set it to a long random value (e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+            "or set NADZOR_DEV=1 on a development machine."
+        )
+    path = dev_file or DEV_SECRET_FILE
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) >= 32:
+            return key, f"development mode: session key read from {path}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # created 0600 from the start: never readable by others, not even for a moment
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, 0o600)
+    return key, f"development mode: generated a session key in {path}"

@@ -29,6 +29,10 @@ BACKENDS = [
 
 BPMN_DIR = ROOT / "bpmn"
 
+# the app refuses to start without a session key (engine/config.py); the tests' apps get one
+# unless a test takes it away on purpose (tests/test_sessions.py)
+os.environ.setdefault("NADZOR_SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
+
 
 def _pg_schema_url(schema: str) -> str:
     sep = "&" if "?" in PG_URL else "?"

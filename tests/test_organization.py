@@ -93,7 +93,9 @@ def test_cli_lists_users_and_institutions_with_the_contract_keys(
         "regional_office_code": "KRG-OBL",
         "remote": True,
     }
-    token = runner.invoke(main, ["users", "token", "gp.auditor"]).output.strip()
+    issued = runner.invoke(main, ["users", "token", "gp.auditor"])
+    token = issued.stdout.strip()  # the token alone; its expiry goes to stderr
+    assert "expires at" in issued.stderr
     assert UserDirectory(domain_engine.db).by_token(token).login == "gp.auditor"
 
 

@@ -247,10 +247,20 @@ def users_list(as_json: bool) -> None:
 @users.command("token")
 @click.argument("login")
 def users_token(login: str) -> None:
-    """Issue a new API token for LOGIN (replaces the previous one) and print it."""
-    from workflows.users import UserDirectory
+    """Issue a new API token for LOGIN (replaces the previous one) and print it.
 
-    click.echo(UserDirectory(_engine().db).issue_token(login))
+    The token alone goes to stdout (so `$(nadzor users token x)` captures it); when it expires
+    goes to stderr.
+    """
+    from workflows.users import TOKEN_LIFETIME, UserDirectory
+
+    token, expires = UserDirectory(_engine().db).issue_token_until(login)
+    click.echo(token)
+    click.echo(
+        f"the token expires at {expires.isoformat(timespec='seconds')} "
+        f"(in {TOKEN_LIFETIME.days} days)",
+        err=True,
+    )
 
 
 @main.group()
@@ -435,6 +445,7 @@ def audit_checkpoint(as_json: bool) -> None:
 @click.option("--no-worker", is_flag=True, help="do not run the timer worker in this process")
 def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     """Serve the web app with waitress (and, on the embedded default, the timer worker)."""
+    from engine.config import MissingSecretKey
     from engine.worker import Worker
     from web.app import create_app
     from web.serving import connection_shortfall, create_server
@@ -444,7 +455,13 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     shortfall = connection_shortfall(engine.db, threads)
     if shortfall is not None:
         raise Problem(shortfall)
-    app = create_app({"NADZOR_ENGINE": engine})
+    try:
+        app = create_app({"NADZOR_ENGINE": engine})
+    except MissingSecretKey as exc:
+        click.echo(f"nadzor serve: {exc}", err=True)
+        sys.exit(2)
+    if app.extensions.get("nadzor.secret_key_note"):
+        click.echo(app.extensions["nadzor.secret_key_note"])
     try:
         server = create_server(app, host, port, threads)
     except OSError as exc:  # port taken, no permission, unknown host

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from workflows.users import UserDirectory
 
@@ -71,6 +74,29 @@ def time_left(left: timedelta) -> str:
     return gettext("%(span)s left", span=span)
 
 
+def safe_path(target: str | None) -> str | None:
+    """`target` when it is a page of this app ("/tasks?queue=mine"), else None.
+
+    Refused: other hosts (`//evil.example`, `https://...`), a backslash or a control character
+    anywhere (browsers read `/\\evil.example` and `/<TAB>/evil.example` as another host), and
+    paths no GET route of this app answers.
+    """
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    try:
+        current_app.url_map.bind("localhost").match(unquote(parts.path), method="GET")
+    except RequestRedirect:
+        pass  # a route of ours, only spelled without its trailing slash
+    except HTTPException:
+        return None
+    return target
+
+
 @i18n.post("/language")
 def choose_language() -> Any:
     """Remember the choice: on the account when signed in, in the session before that."""
@@ -80,7 +106,4 @@ def choose_language() -> Any:
         if current_user.is_authenticated:
             users: UserDirectory = current_app.extensions["nadzor.users"]
             users.set_locale(current_user.user.id, chosen)
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("tasks.index")
-    return redirect(target)
+    return redirect(safe_path(request.form.get("next")) or url_for("tasks.index"))

@@ -23,7 +23,7 @@ from workflows.rights import gravest
 from workflows.scope import can_see_office
 from workflows.workspace import FILTER_PARAMS, SavedFilters
 
-from .i18n import local_time, locale_code, time_left, translated
+from .i18n import local_time, locale_code, safe_path, time_left, translated
 from .messages import error_text
 from .refusals import abort_page, mark_denied, refusal_text, rights
 
@@ -252,6 +252,5 @@ def reassign() -> Any:
 def safe_next(target: str | None) -> str:
     """Where to go back to: a path of this site only (never another host)."""
     parts = urlsplit(target or "")
-    if not parts.path.startswith("/") or parts.path.startswith("//"):
-        return url_for("tasks.index")
-    return parts.path + ("?" + parts.query if parts.query else "")
+    path = parts.path + ("?" + parts.query if parts.query else "")
+    return safe_path(path) or url_for("tasks.index")

@@ -60,6 +60,10 @@ class UserAccount(DomainBase):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: an API token is refused after this instant (NULL: no valid token)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: where the last successful sign-in came from: never locked out for long (sessions.py)
+    last_sign_in_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PretrialRegistration(DomainBase):
@@ -99,3 +103,33 @@ class TaskDraft(DomainBase):
     login: Mapped[str] = mapped_column(String(100), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserSession(DomainBase):
+    """A signed-in browser: the cookie carries a random id, the server keeps its SHA-256.
+
+    Signing out revokes the row, so a copied cookie stops working at once; a session ends on
+    its own after an absolute lifetime and after a spell without requests (workflows/sessions.py).
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    address: Mapped[str] = mapped_column(String(64))
+
+
+class SignInFailure(DomainBase):
+    """One wrong password: the sign-in throttle counts these rows, shared by every process."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,7 +1,8 @@
 """Users of the system: accounts, roles, password hashes and API tokens.
 
 Passwords are hashed with scrypt (werkzeug). API tokens are random; only their SHA-256 is
-stored, so a token is shown once, when issued.
+stored, so a token is shown once, when issued. A token lives TOKEN_LIFETIME (90 days), then it
+is refused with words saying how to get a new one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine.db import Database
 from engine.errors import NotFound
 from engine.fastsql import Prepared
+from engine.models import as_utc
 
 from .models import Office, UserAccount
 
@@ -40,6 +42,29 @@ class User:
         return any(r in self.roles for r in roles)
 
 
+#: how long an API token is accepted after it is issued
+TOKEN_LIFETIME = timedelta(days=90)
+
+#: verified when the login does not exist (or is inactive), so that an unknown login costs the
+#: same scrypt work as a known one and the answer's time does not tell which logins exist.
+#: The hash of a random string nobody kept; it belongs to no account.
+DUMMY_PASSWORD_HASH = (
+    "scrypt:32768:8:1$oHcoLv2WbCwBenj4$7dd1cd19335fd685fe9c7acec034591efe313554034aea387579d7c2"
+    "67a4de91417b173a89e595135875131aac866f51e920d5b1dfc093a0909f37a44516d348"
+)
+
+
+class TokenExpired(Exception):
+    """A known API token past its expiry: the API answers 401 with this message."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        self.expired_at = expired_at
+        super().__init__(
+            f"the token expired at {expired_at.astimezone(UTC).isoformat()}; "
+            "ask an administrator for a new one (`nadzor users token LOGIN`)"
+        )
+
+
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
@@ -59,7 +84,11 @@ _USERS = select(
     users_table.c.active,
 ).join(office_table, office_table.c.code == users_table.c.office_code)
 #: every API call asks this: one prepared statement, no ORM
-_BY_TOKEN = Prepared(_USERS.where(users_table.c.token_hash == bindparam("b_hash")))
+_BY_TOKEN = Prepared(
+    _USERS.add_columns(users_table.c.token_expires_at).where(
+        users_table.c.token_hash == bindparam("b_hash")
+    )
+)
 
 
 class UserDirectory:
@@ -102,32 +131,55 @@ class UserDirectory:
         return self._user(row) if row else None
 
     def authenticate(self, login: str, password: str) -> User | None:
+        """The user whose password this is, or None; the same scrypt work either way.
+
+        An unknown or deactivated login is verified against DUMMY_PASSWORD_HASH, so that the
+        time of the answer does not tell an attacker which logins exist.
+        """
         with self.db.read() as conn:
             row = conn.execute(
                 select(users_table.c.password_hash, users_table.c.active).where(
                     users_table.c.login == login
                 )
             ).first()
-        if row is None or not row.active or not check_password_hash(row.password_hash, password):
+        stored = row.password_hash if row is not None else DUMMY_PASSWORD_HASH
+        matches = check_password_hash(stored, password)
+        if row is None or not row.active or not matches:
             return None
         return self.get(login)
 
-    def by_token(self, token: str) -> User | None:
+    def by_token(self, token: str, now: datetime | None = None) -> User | None:
+        """The active user holding this token; None for an unknown token.
+
+        Raises TokenExpired for a known token past its expiry (or one issued before tokens
+        expired and never renewed), so that the caller can say why it is refused.
+        """
         with self.db.read() as conn:
             row = _BY_TOKEN.first(conn, {"b_hash": token_digest(token)})
-        return self._user(row) if row is not None and row.active else None
+        if row is None or not row.active:
+            return None
+        expires = as_utc(row.token_expires_at)
+        if expires is None or expires <= (now or datetime.now(UTC)):
+            raise TokenExpired(expires or datetime(1970, 1, 1, tzinfo=UTC))
+        return self._user(row)
 
-    def issue_token(self, login: str) -> str:
+    def issue_token(self, login: str, now: datetime | None = None) -> str:
+        """A new API token for LOGIN (the previous one stops working), valid TOKEN_LIFETIME."""
+        return self.issue_token_until(login, now)[0]
+
+    def issue_token_until(self, login: str, now: datetime | None = None) -> tuple[str, datetime]:
+        """A new API token and the instant it expires (what `nadzor users token` prints)."""
         token = secrets.token_urlsafe(32)
+        expires = (now or datetime.now(UTC)) + TOKEN_LIFETIME
         with self.db.write() as conn:
             result = conn.execute(
                 update(users_table)
                 .where(users_table.c.login == login)
-                .values(token_hash=token_digest(token))
+                .values(token_hash=token_digest(token), token_expires_at=expires)
             )
         if result.rowcount != 1:
             raise NotFound(f"user '{login}' does not exist")
-        return token
+        return token, expires
 
     def upsert(
         self,

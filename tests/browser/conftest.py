@@ -41,7 +41,7 @@ def live(tmp_path: Path) -> Iterator[tuple[str, object]]:
     engine.repository.publish(
         BPMN_DIR / "penalty_room_check" / "penalty_room_check.bpmn", now=clock.now()
     )
-    app = create_app({"NADZOR_ENGINE": engine})
+    app = create_app({"NADZOR_ENGINE": engine, "SECRET_KEY": "browser-tests-only"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
