@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .data import KEY_PATTERN
-from .errors import FieldProblem, ModelError, ValidationFailed
+from .errors import DataRejected, FieldProblem, ModelError, ValidationFailed
 
 DEFAULT_MAX_LENGTH = 20_000
 INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime"}
@@ -286,10 +286,13 @@ class Form:
         optional fields left out), or `ValidationFailed` naming every broken field.
 
         `context` is the case data the form's conditions see besides the submitted values."""
+        if not isinstance(submission, dict):
+            raise DataRejected("the data must be a JSON object")
         problems: dict[str, FieldProblem] = {}
         for key in submission:
             field = self.by_key.get(key)
             if field is None:
+                key = _shown(key)
                 problems[key] = FieldProblem(
                     "unknown_field",
                     f"the form has no field '{key}'; remove it"
@@ -333,6 +336,12 @@ class Form:
         if problems:
             raise ValidationFailed(problems)
         return cleaned
+
+
+def _shown(key: Any) -> str:
+    """A refused key as it can be named back (a hostile one may be long or not text)."""
+    text = key if isinstance(key, str) else repr(key)
+    return text if len(text) <= 64 else text[:64] + "…"
 
 
 def _check(field: Field, value: Any) -> FieldProblem | None:

@@ -169,10 +169,11 @@ class RuntimeService:
         """The start payload as `start` takes it (plain JSON within the limits, obeying the
         start form), for callers that read it before starting, e.g. to check the case's office
         against the caller's scope. Raises `DataRejected` / `ValidationFailed`."""
-        check_data(data, what="start data")
         repo = self.engine.repository
         rules = repo.get(definition_id or repo.latest_id(process_id)).start_rules()
-        return rules.validate(data) if rules is not None else dict(data)
+        cleaned = rules.validate(data) if rules is not None else data
+        check_data(cleaned, what="start data")
+        return dict(cleaned)
 
     def deliver_message(
         self,

@@ -33,10 +33,19 @@ class _PlainDataRegistry(DefaultRegistry):
     """A registry under which no data value can pass for a serializer type."""
 
     def convert(self, obj: Any) -> Any:
-        if type(obj) is dict and "typename" in obj:
-            cleaned = self.clean(obj)
-            return {"typename": PLAIN, "items": {k: self.convert(v) for k, v in cleaned.items()}}
-        return super().convert(obj)
+        # DefaultRegistry.convert and DictionaryConverter.convert in one frame (this runs for
+        # every object of a workflow on every save), with the escape of "typename" dicts
+        if self._encoder_mode:
+            return self._convert_for_encoder(obj)
+        typename = self.typenames.get(obj.__class__)
+        if typename in self.convert_to_dict:
+            return self.convert_to_dict[typename](obj)
+        if isinstance(obj, dict):
+            items = {k: self.convert(v) for k, v in self.clean(obj).items()}
+            return {"typename": PLAIN, "items": items} if "typename" in obj else items
+        if isinstance(obj, list | tuple | set):
+            return obj.__class__([self.convert(item) for item in obj])
+        return obj
 
     def restore(self, val: Any, **kwargs: Any) -> Any:
         if type(val) is dict and val.get("typename") == PLAIN:
@@ -69,7 +78,37 @@ class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-class _MemoTaskConverter(TaskConverter):
+def _escaped(value: Any) -> Any:
+    """`value` with every dict that holds a "typename" key wrapped as plain data (the same
+    object when there is none, so the usual case costs one walk and no copy)."""
+    if type(value) is dict:
+        items = {k: _escaped(v) for k, v in value.items()}
+        if "typename" in value:
+            return {"typename": PLAIN, "items": items}
+        if all(items[k] is value[k] for k in value):
+            return value
+        return items
+    if type(value) is list:
+        out = [_escaped(v) for v in value]
+        return value if all(a is b for a, b in zip(out, value, strict=True)) else out
+    return value
+
+
+class _PlainTaskConverter(TaskConverter):
+    """SpiffWorkflow 3 leaves task data (or its delta) to the JSON encoder, outside the
+    registry: our registry's escaping is applied here."""
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        dct = super().to_dict(task)
+        if dct.get("data"):
+            dct["data"] = _escaped(dct["data"])
+        updates = (dct.get("delta") or {}).get("updates")
+        if updates:
+            dct["delta"] = {**dct["delta"], "updates": _escaped(updates)}
+        return dct
+
+
+class _MemoTaskConverter(_PlainTaskConverter):
     """Finished tasks do not change: their dicts are kept on the workflow between saves.
 
     The key holds everything the dict is made of that can still move for a finished task
@@ -91,6 +130,7 @@ class _MemoTaskConverter(TaskConverter):
 
 def _build_registry(state_only: bool) -> Any:
     config = dict(SPIFF_CONFIG)
+    config[Task] = _PlainTaskConverter
     if state_only:
         config[BpmnWorkflow] = _StateOnlyWorkflowConverter
         config[Task] = _MemoTaskConverter

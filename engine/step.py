@@ -171,10 +171,10 @@ class StepRunner:
         business_key: str | None = None,
     ) -> int:
         now = self.clock.now()
-        check_data(data, what="start data")
         rules = definition.start_rules()
         if rules is not None:  # a version with a start form takes exactly what it offers
             data = rules.validate(data)
+        check_data(data, what="start data")
         data = {k: v for k, v in data.items() if k != "case_id"}  # the engine sets it below
         with using_clock(self.clock):
             workflow = BpmnWorkflow(

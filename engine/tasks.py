@@ -295,7 +295,6 @@ class TaskService:
         of the published version (`ValidationFailed`); only the form's cleaned values are
         stored, and a task without a form takes no data.
         """
-        check_data(data)
 
         def act(ctx: StepContext) -> None:
             row = ctx.task_row
@@ -313,6 +312,7 @@ class TaskService:
                 raise self._already_done(ctx.conn, task_guid)
             rules = ctx.definition.form_rules(form_path(task.task_spec)) or NO_FORM
             values = rules.validate(data, task.data)
+            check_data(values)  # no NUL, lone surrogate or other value the stores refuse
             before = {k: task.data.get(k) for k in values if task.data.get(k) != values[k]}
             after = {k: values[k] for k in before}
             task.set_data(**values)
