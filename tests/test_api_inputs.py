@@ -250,3 +250,33 @@ def test_the_engine_refuses_the_same_correlation_whoever_calls(api: Api) -> None
     assert api.engine.runtime.deliver_message(
         "addressee_answer", {}, correlation={"instance_id": iid}, actor="cli"
     ) == [iid]
+
+
+# -- the same ids in the pages' addresses --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/cases/99999999999999999999"),
+        ("GET", "/cases/99999999999999999999/diagram.bpmn"),
+        ("GET", "/start/bench%00"),
+        ("GET", "/tasks/%00"),
+        ("POST", "/tasks/%00/claim"),
+        ("POST", "/filters/99999999999999999999/delete"),
+    ],
+)
+def test_impossible_ids_in_page_addresses_are_the_404_page(
+    domain_engine: Any, method: str, path: str
+) -> None:
+    import re
+
+    app = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True})
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a failure is the 500 page, as users see it
+    web = app.test_client()
+    page = web.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    form = {"login": "tlg.prosecutor", "password": "nadzor-demo", "csrf_token": token}
+    assert web.post("/login", data=form).status_code == 302
+    response = web.open(path, method=method, data={"csrf_token": token})
+    assert response.status_code == 404, response.get_data(as_text=True)[:300]

@@ -6,15 +6,12 @@ errors as `{"error": code, "detail": text, "fields": {...}}`.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask.blueprints import BlueprintSetupState
 from flask_babel import force_locale
-from werkzeug.routing import BaseConverter, ValidationError
 
 from engine.engine import Engine
 from engine.errors import (
@@ -29,7 +26,6 @@ from engine.errors import (
     UnsafeCode,
     ValidationFailed,
 )
-from engine.runtime import MAX_ID
 from engine.step import StepContext
 from engine.tasks import TaskQuery, TaskView
 from web.serving import RETRY_AFTER_SECONDS
@@ -40,55 +36,12 @@ from workflows.users import TokenExpired, User, UserDirectory
 
 from .forms import problem_texts, problems_json
 from .i18n import DEFAULT_LOCALE
+from .ids import PROCEDURE_ID, register_converters
 from .refusals import mark_denied, rights
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-PROCEDURE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
-
-
-# -- ids in paths --------------------------------------------------------------------------------
-# An id that cannot exist is a 404 from the router itself: no query runs, so no value can
-# overflow a database integer (both backends stop at 2**63 - 1) or carry a NUL byte or a
-# stray character to PostgreSQL.
-
-
-class CaseNumber(BaseConverter):
-    """A case (instance) id: ASCII digits without a leading zero, from 1 to MAX_ID."""
-
-    regex = r"[1-9][0-9]{0,18}"
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_ID:
-            raise ValidationError()
-        return number
-
-    def to_url(self, value: Any) -> str:
-        return str(int(value))
-
-
-class TaskId(BaseConverter):
-    """A task id is a UUID (8-4-4-4-12 hex digits); capitals are read as the same id."""
-
-    regex = TASK_ID.pattern
-
-    def to_python(self, value: str) -> str:
-        return value.lower()
-
-
-class ProcedureId(BaseConverter):
-    """A procedure (BPMN process) id: a letter or `_`, then letters, digits, `_.-`; at most 200."""
-
-    regex = PROCEDURE_ID.pattern
-
-
-def _register_converters(state: BlueprintSetupState) -> None:
-    state.app.url_map.converters.update(case=CaseNumber, task=TaskId, procedure=ProcedureId)
-
-
-api.record(_register_converters)  # before the routes below, which use these converters
+api.record(register_converters)  # web/ids.py: before the routes below, which use them
 
 
 class ApiError(Exception):

@@ -18,10 +18,12 @@ from workflows.catalogue import procedure_title
 
 from .forms import field_labels
 from .i18n import local_time, locale_code, translated
+from .ids import register_converters
 from .labels import event_label, task_state_label
 from .refusals import abort_page, rights
 
 cases_ui = Blueprint("cases", __name__)
+cases_ui.record(register_converters)  # web/ids.py: impossible ids are 404 before a query
 
 
 def _engine() -> Any:
@@ -63,7 +65,7 @@ def _path_taken(workflow: Any) -> list[str]:
     return sorted({t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id})
 
 
-@cases_ui.get("/cases/<int:instance_id>")
+@cases_ui.get("/cases/<case:instance_id>")
 @login_required
 def case_page(instance_id: int) -> Any:
     view = _visible_case(instance_id)
@@ -100,7 +102,7 @@ def case_page(instance_id: int) -> Any:
     )
 
 
-@cases_ui.get("/cases/<int:instance_id>/diagram.bpmn")
+@cases_ui.get("/cases/<case:instance_id>/diagram.bpmn")
 @login_required
 def case_diagram(instance_id: int) -> Any:
     view = _visible_case(instance_id)

@@ -16,10 +16,12 @@ from workflows.scope import can_see_office
 
 from .forms import FormField, coerce, data_rejected_text, fields_of, problem_texts, raw_values
 from .i18n import locale_code, translated
+from .ids import register_converters
 from .messages import error_text
 from .refusals import abort_page, rights
 
 start_ui = Blueprint("start", __name__)
+start_ui.record(register_converters)  # web/ids.py: impossible ids are 404 before a query
 
 
 def _engine() -> Any:
@@ -86,7 +88,7 @@ def start_list() -> Any:
     return render_template("start/list.html", procedures=procedures)
 
 
-@start_ui.route("/start/<process_id>", methods=["GET", "POST"])
+@start_ui.route("/start/<procedure:process_id>", methods=["GET", "POST"])
 @login_required
 def start_page(process_id: str) -> Any:
     _require_starter()

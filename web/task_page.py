@@ -59,7 +59,7 @@ def _earlier_decisions(task: TaskView) -> list[dict[str, Any]]:
     ]
 
 
-@tasks_ui.route("/tasks/<task_id>", methods=["GET", "POST"])
+@tasks_ui.route("/tasks/<task:task_id>", methods=["GET", "POST"])
 @login_required
 def task_page(task_id: str) -> Any:
     eng, user = engine(), current_user.user
@@ -125,7 +125,7 @@ def task_page(task_id: str) -> Any:
     ), status
 
 
-@tasks_ui.post("/tasks/<task_id>/<action>")
+@tasks_ui.post("/tasks/<task:task_id>/<action>")
 @login_required
 def act(task_id: str, action: str) -> Any:
     """Claim, release or hand over: the rule of workflows/rights.py, as the API asks it. Out of

@@ -24,10 +24,12 @@ from workflows.scope import can_see_office
 from workflows.workspace import FILTER_PARAMS, SavedFilters
 
 from .i18n import local_time, locale_code, safe_path, time_left, translated
+from .ids import register_converters
 from .messages import error_text
 from .refusals import abort_page, mark_denied, refusal_text, rights
 
 tasks_ui = Blueprint("tasks", __name__)
+tasks_ui.record(register_converters)  # web/ids.py: impossible ids are 404 before a query
 
 QUEUES = {
     "mine": lazy_gettext("My tasks"),
@@ -188,7 +190,7 @@ def save_filter() -> Any:
     return redirect(url_for("tasks.queue", queue=queue, **kept))
 
 
-@tasks_ui.post("/filters/<int:filter_id>/delete")
+@tasks_ui.post("/filters/<id:filter_id>/delete")
 @login_required
 def delete_filter(filter_id: int) -> Any:
     try:
