@@ -234,6 +234,12 @@ def _field(c: dict[str, Any], name: str) -> Field:
                 f"field '{key}': condition {conditional['hide']!r} is not supported ({exc})",
                 filename=name,
             ) from exc
+    if c["type"] in ("select", "radio") and not c.get("values"):
+        raise ModelError(
+            f"field '{key}' lists no values (options from data, 'valuesKey', are not "
+            "supported: the engine must know the options of every published form)",
+            filename=name,
+        )
     decimals = c.get("decimalDigits")
     for number in ("min", "max", "minLength", "maxLength"):
         if number in rules and _number(rules[number]) is None:

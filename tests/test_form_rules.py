@@ -420,3 +420,47 @@ def test_the_api_answers_in_the_users_language(app, api, domain_engine) -> None:
     assert refused(answer, "duration_days")
     assert answer.json["fields"]["duration_days"] != "Введите число."
     assert answer.json["problems"]["duration_days"] == {"code": "not_a_number", "params": {}}
+
+
+# -- the FEEL subset of conditions and what publishing refuses --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "hidden"),
+    [
+        ('=findings != "torture"', {"findings": "torture"}, False),
+        ('=findings != "torture"', {}, True),
+        ("=n > 2 and n < 5", {"n": 3}, True),
+        ("=n > 2 and n < 5", {"n": 5}, False),
+        ("=n >= 2", {"n": "3"}, False),  # unlike types never compare
+        ('=a = "x" or not(b)', {"a": "y", "b": False}, True),
+        ('=a = "x" or not(b)', {"a": "y", "b": True}, False),
+        ("=flag = true", {"flag": 1}, False),  # a number is not a boolean
+        ("=(a = 1 or a = 2) and b = null", {"a": 2}, True),
+        ("=x <= 1.5", {"x": 1.5}, True),
+    ],
+)
+def test_conditions_use_a_small_feel_subset(expression, data, hidden) -> None:
+    from engine.forms import compile_condition
+
+    assert (compile_condition(expression)(data) is True) is hidden
+
+
+@pytest.mark.parametrize(
+    "component",
+    [
+        {"type": "textfield", "key": "a", "conditional": {"hide": "=foo(1)"}},
+        {"type": "textfield", "key": "a", "conditional": {"hide": "a = 1"}},
+        {"type": "textfield", "key": "a", "conditional": {"hide": "=a = "}},
+        {"type": "textfield", "key": "a", "validate": {"pattern": "("}},
+        {"type": "textfield", "key": "a-b"},
+        {"type": "select", "key": "a", "valuesKey": "options"},
+        {"type": "number", "key": "a", "validate": {"min": "one"}},
+    ],
+)
+def test_a_form_the_engine_cannot_enforce_is_not_published(component) -> None:
+    from engine.errors import ModelError
+    from engine.forms import parse_form
+
+    with pytest.raises(ModelError):
+        parse_form({"components": [component]}, "x.form.json")
