@@ -58,8 +58,23 @@ def _responses(ok: int, schema: dict[str, Any], *errors: int) -> dict[str, Any]:
     return out
 
 
-def _body(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"required": True, "description": description, "content": _json(schema)}
+def _body(schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
+    content = _json(schema)
+    if example is not None:
+        content["application/json"]["example"] = example
+    return {"required": True, "description": description, "content": content}
+
+
+#: a start payload of `penalty_room_check` as an integration sends it (README "Procedures")
+START_EXAMPLE = {
+    "institution": "UK-161-2",
+    "convict_name": "Иванов И. И.",
+    "placed_at": "2026-11-24T09:30:00+05:00",
+    "resolution_number": "ДИЗО-17",
+    "resolution_date": "2026-11-24",
+    "grounds": "Нарушение установленного порядка отбывания наказания",
+    "duration_days": 10,
+}
 
 
 def _task_action(
@@ -274,7 +289,9 @@ def openapi_document() -> dict[str, Any]:
                         "403 when the case's office is outside the user's scope."
                     ),
                     "parameters": [{"$ref": "#/components/parameters/ProcedureId"}],
-                    "requestBody": _body(_DATA_REF, "The start form's fields."),
+                    "requestBody": _body(
+                        _DATA_REF, "The start form's fields.", example=START_EXAMPLE
+                    ),
                     "responses": _responses(201, _INSTANCE_REF, 400, 403, 404, 413, 422, 503),
                 }
             },
@@ -472,6 +489,11 @@ def openapi_document() -> dict[str, Any]:
                             },
                         },
                         "The message's name, correlation and data.",
+                        example={
+                            "name": "addressee_answer",
+                            "correlation": {"case_id": 1},
+                            "data": {"answer_summary": "The act was considered and satisfied."},
+                        },
                     ),
                     "responses": _responses(
                         200,
@@ -522,6 +544,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "description": "A procedure id (see GET /procedures).",
                     "schema": {"type": "string", "pattern": _PROCEDURE_PATTERN},
+                    "example": "penalty_room_check",
                 },
             },
             "responses": _error_responses(),
