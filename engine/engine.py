@@ -108,8 +108,13 @@ class Engine:
         now: datetime | None = None,
         clock: Clock | None = None,
         task_guid: str | None = None,
+        record_failure: bool = True,
     ) -> StepContext:
-        """Run one step; a model failure is rolled back whole and recorded as an incident."""
+        """Run one step; a model failure is rolled back whole and recorded as an incident.
+
+        The worker passes `record_failure=False`: it keeps one open incident per failing timer
+        itself (with its backoff), instead of a new row at every attempt.
+        """
         try:
             return self.steps.run(
                 instance_id,
@@ -121,6 +126,8 @@ class Engine:
                 task_guid=task_guid,
             )
         except (ScriptFailed, UnsafeCode) as exc:
+            if not record_failure:
+                raise
             if instance_id is None and task_guid is not None:
                 instance_id = self.tasks.get(task_guid).instance_id
             record_incident(self.db, instance_id, "script", str(exc), now or self.clock.now())

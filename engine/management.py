@@ -132,7 +132,9 @@ class ManagementService:
                 ctx.record("timer_fired", task, data_after={"due_at": row.fire_at.isoformat()})
 
         try:
-            self.engine.run_step(row.instance_id, act, actor=actor, now=now, clock=clock)
+            self.engine.run_step(
+                row.instance_id, act, actor=actor, now=now, clock=clock, record_failure=False
+            )
         except SkipStep:
             return "skipped"
         except Busy:
