@@ -25,7 +25,7 @@ _WORDS = {
     "is out of its range (`fields` names it). Nothing was written.",
     401: "No `Authorization: Bearer <token>` header, or the token is unknown, revoked or expired.",
     403: "The user's roles do not allow this (e.g. an auditor acting on a task, a colleague "
-    "unclaiming a task someone else claimed). Nothing was written.",
+    "unclaiming a task someone else claimed). Nothing changed; the refusal is recorded.",
     404: "No such case, task or procedure, or it is outside the user's office scope (the two "
     "are answered alike, so ids cannot be probed). Ids of an impossible shape (not a UUID, "
     "beyond 2^63-1) are 404 without a database query.",
@@ -266,7 +266,8 @@ def openapi_document() -> dict[str, Any]:
                 "token, 403 not allowed, 404 missing or outside the user's scope (alike), 405 "
                 "a method the address does not take (with `Allow`), 409 state conflict, 413 a "
                 f"body over {MAX_BODY_BYTES:,} bytes, 422 data that breaks a rule, 503 busy "
-                "(with `Retry-After`). A refused request writes nothing."
+                "(with `Retry-After`). A refused request changes nothing (refusals of rights "
+                "are recorded as such)."
             ),
         },
         "servers": [{"url": "/api/v1"}],
