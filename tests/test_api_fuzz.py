@@ -49,13 +49,13 @@ CHECKS = (
 )
 
 
-def run_config(token: str, examples: int) -> schemathesis.Config:
+def run_config(token: str, examples: int, seed: int = 8) -> schemathesis.Config:
     """Examples, coverage (boundaries, missing and wrong-typed parameters, other methods) and
     fuzzing, positive and negative; the same requests on every run."""
     return schemathesis.Config.from_dict(
         {
             "headers": {"Authorization": f"Bearer {token}"},
-            "seed": 8,
+            "seed": seed,
             "generation": {
                 "max-examples": examples,
                 "deterministic": True,
