@@ -186,7 +186,8 @@ class RuntimeService:
         within_offices: Collection[str] | None = None,
     ) -> list[int]:
         """Deliver a message to every case waiting for it whose data matches `correlation`
-        (and, when `within_offices` is given, that belongs to one of those offices)."""
+        (and, when `within_offices` is given, that belongs to one of those offices). The name
+        and correlation pass `check_message` first (`ValidationFailed` per field)."""
         check_data(payload or {}, what="message payload")
         target, correlation = check_message(name, correlation)
         stmt = (
