@@ -29,8 +29,10 @@ _WORDS = {
     404: "No such case, task or procedure, or it is outside the user's office scope (the two "
     "are answered alike, so ids cannot be probed). Ids of an impossible shape (not a UUID, "
     "beyond 2^63-1) are 404 without a database query.",
-    409: "The task's or case's state stands in the way: completed or claimed by someone else "
-    "meanwhile. Nothing of this request was written.",
+    409: "The task's or case's state stands in the way: completed or claimed by someone else, "
+    "or the case changed meanwhile. Nothing of this request was written.",
+    405: "The address does not take this method; `Allow` lists those it takes. (Answered for "
+    "any method not documented here.)",
     413: "The body is larger than the limit (1 MiB); it was not read.",
     422: "The data breaks a rule: the form's rules (`error` `validation`, `fields` maps each "
     "offending key, also keys the form does not offer, to its message), the limits of case "
@@ -245,6 +247,9 @@ def _error_responses() -> dict[str, Any]:
     for code, words in _WORDS.items():
         error = _json({"$ref": "#/components/schemas/Error"})
         out[f"E{code}"] = {"description": words, "content": error}
+    out["E405"]["headers"] = {
+        "Allow": {"description": "The methods the address takes.", "schema": {"type": "string"}}
+    }
     out["E503"]["headers"] = {
         "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     }
@@ -506,6 +511,7 @@ def openapi_document() -> dict[str, Any]:
                         400,
                         403,
                         404,
+                        409,
                         413,
                         422,
                         503,
