@@ -1,12 +1,14 @@
 """The REST API fuzzed from its own OpenAPI document (schemathesis): no request, valid or not,
-gets a 5xx, and every answer has a documented status, content type and shape.
+gets a 5xx; every answer has a documented status, content type, headers and shape; data the
+document calls invalid is refused with a 4xx, and every valid queue query is answered.
 
 Schemathesis runs as its command line would (examples, coverage of boundaries and wrong types,
-other methods, then fuzzing; positive and negative data) against the app over a seeded demo
-database: the four procedures and their demo cases, so real case and task ids exist and the
-fuzzer reuses those it reads in answers. SQLite only. Bounded in time: a fixed number of
-examples per operation and phase, derandomized with a fixed seed (the same requests on every
-run), no example database, no shrinking.
+other methods, then fuzzing; positive and negative data) against the app served on a local
+port over a seeded demo database (the four procedures and their demo cases), so real case and
+task ids exist and the fuzzer reuses those it reads in answers. Both backends. Bounded in
+time (about 15 s per backend): a fixed number of examples per operation and phase,
+derandomized with a fixed seed (the same requests on every run), no example database, no
+shrinking. Other seeds can be tried by hand with `run_config(token, examples, seed)`.
 """
 
 from __future__ import annotations
