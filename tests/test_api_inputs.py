@@ -158,6 +158,7 @@ def test_a_task_id_in_capitals_is_the_same_task(api: Api) -> None:
 
 
 def test_a_procedure_id_with_a_nul_byte_is_404(api: Api) -> None:
+    """PostgreSQL refused the NUL in the query (500); now the router answers."""
     assert_error(api("POST", "/procedures/bench%00/instances", json=PAYLOAD), 404)
     assert_error(api("POST", f"/procedures/{'p' * 201}/instances", json=PAYLOAD), 404)
 
@@ -269,6 +270,8 @@ def test_the_engine_refuses_the_same_correlation_whoever_calls(api: Api) -> None
 def test_impossible_ids_in_page_addresses_are_the_404_page(
     domain_engine: Any, method: str, path: str
 ) -> None:
+    """A 20-digit filter id was a 500 on both backends, a NUL task or procedure id on
+    PostgreSQL; the pages use the API's converters (web/ids.py)."""
     import re
 
     app = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True})
