@@ -7,6 +7,7 @@ case's history (under the case's lock); completing is a full engine step.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -364,7 +365,13 @@ class TaskService:
         )
 
 
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _task_view(conn: Connection, task_guid: str) -> TaskView:
+    # a task id is a UUID: anything else (NUL bytes, 1 MB of text) is missing, without a query
+    if not isinstance(task_guid, str) or not _TASK_ID.fullmatch(task_guid):
+        raise NotFound(f"task {str(task_guid)[:40]!r} does not exist")
     row = sql.TASK_ROW.first(conn, {"b_guid": task_guid})
     if row is None:
         raise NotFound(f"task {task_guid} does not exist")

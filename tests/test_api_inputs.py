@@ -283,3 +283,14 @@ def test_impossible_ids_in_page_addresses_are_the_404_page(
     assert web.post("/login", data=form).status_code == 302
     response = web.open(path, method=method, data={"csrf_token": token})
     assert response.status_code == 404, response.get_data(as_text=True)[:300]
+
+
+def test_a_bulk_reassignment_of_impossible_ids_is_refused_without_a_query(api: Api) -> None:
+    """A NUL byte in a task id was a 500 on PostgreSQL; a list of 27,000 ids meant 27,000
+    queries."""
+    body = {"tasks": ["\u0000"], "to": "tlg.prosecutor"}
+    assert_error(api("POST", "/tasks/reassign", "tlg.head", json=body), 404)
+    many = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(501)]
+    body = {"tasks": many, "to": "tlg.prosecutor"}
+    answer = assert_error(api("POST", "/tasks/reassign", "tlg.head", json=body), 422, "tasks")
+    assert "500" in answer["fields"]["tasks"]

@@ -395,6 +395,10 @@ def delegate(task_id: str) -> Any:
     )
 
 
+#: tasks one bulk reassignment may name (a head's page shows 50 a page)
+MAX_REASSIGN = 500
+
+
 @api.post("/tasks/reassign")
 @authenticated("head")
 def reassign() -> Any:
@@ -404,6 +408,9 @@ def reassign() -> Any:
     guids, to = body.get("tasks"), body.get("to")
     if not isinstance(guids, list) or not all(isinstance(t, str) for t in guids):
         raise ApiError(422, "validation", "'tasks' must be a list of task ids", {"tasks": "list"})
+    if not guids or len(guids) > MAX_REASSIGN:
+        message = f"name from 1 to {MAX_REASSIGN} tasks at a time"
+        raise ApiError(422, "validation", message, {"tasks": message})
     engine, user = _engine(), _user()
     found: dict[str, TaskView | None] = {}
     for guid in dict.fromkeys(guids):

@@ -428,6 +428,8 @@ def openapi_document() -> dict[str, Any]:
                             "properties": {
                                 "tasks": {
                                     "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 500,
                                     "items": {"type": "string", "pattern": _TASK_PATTERN},
                                 },
                                 "to": {"type": "string", "description": "A login."},
