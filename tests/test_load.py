@@ -3,6 +3,7 @@ one call, a held lock gives a clear 503 after a bounded wait, and the log stays 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -307,3 +308,29 @@ def test_a_page_that_meets_a_held_lock_says_so_with_503(sqlite_url: str, clock) 
     assert page.status_code == 503
     assert page.headers["Retry-After"].isdigit()
     assert "Повторите через несколько секунд" in page.get_data(as_text=True)
+
+
+def test_a_huge_body_is_refused_by_the_server_before_it_is_buffered(serve) -> None:
+    """Waitress buffers a body whole before the app sees it (1 GB by default): a 200 MB upload
+    filled a temporary file. Past 4 MiB the server itself answers 413 and stops reading; under
+    that the app answers its own 413 in JSON (its limit is 1 MiB)."""
+    served, _engine = serve(2)
+
+    def post(size: int) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        try:
+            conn.putrequest("POST", "/api/v1/messages")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(size))
+            conn.endheaders()
+            with contextlib.suppress(OSError):  # the server may close before all is sent
+                conn.send(b" " * (size if size <= 4 * 1024 * 1024 else 64 * 1024))
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    status, _body = post(200 * 1024 * 1024)
+    assert status == 413
+    status, body = post(2 * 1024 * 1024)
+    assert status == 413 and b'"error"' in body  # the app's own JSON answer
