@@ -22,7 +22,6 @@ The throttle counts wrong passwords in `sign_in_failure` (shared by all processe
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +33,7 @@ from engine.fastsql import Prepared
 from engine.models import as_utc
 
 from .models import Office, SignInFailure, UserAccount, UserSession
-from .users import User
+from .users import User, user_from_row
 
 SESSION_ABSOLUTE = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
@@ -76,20 +75,6 @@ _BY_SID = Prepared(
     .join(office_table, office_table.c.code == users_table.c.office_code)
     .where(session_table.c.sid_hash == bindparam("b_hash"))
 )
-
-
-def _user(row) -> User:  # type: ignore[no-untyped-def]
-    roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
-    return User(
-        row.id,
-        row.login,
-        row.name,
-        row.office_code,
-        row.office_level,
-        tuple(roles or ()),
-        row.locale,
-        bool(row.active),
-    )
 
 
 class SessionStore:
@@ -143,7 +128,7 @@ class SessionStore:
                     .where(session_table.c.id == row.session_id)
                     .values(last_seen_at=now)
                 )
-        return _user(row)
+        return user_from_row(row)
 
     def revoke(self, sid: str, now: datetime) -> None:
         """Sign-out: the session id stops working everywhere, whoever holds a copy."""

@@ -91,6 +91,22 @@ _BY_TOKEN = Prepared(
 )
 
 
+def user_from_row(row) -> User:  # type: ignore[no-untyped-def]
+    """A user from a row of the account joined with its office (raw SQLite rows hold the
+    roles as JSON text)."""
+    roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
+    return User(
+        row.id,
+        row.login,
+        row.name,
+        row.office_code,
+        row.office_level,
+        tuple(roles or ()),
+        row.locale,
+        bool(row.active),
+    )
+
+
 class UserDirectory:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -98,24 +114,10 @@ class UserDirectory:
     def _select(self):  # type: ignore[no-untyped-def]
         return _USERS
 
-    @staticmethod
-    def _user(row) -> User:  # type: ignore[no-untyped-def]
-        roles = json.loads(row.roles) if isinstance(row.roles, str) else row.roles
-        return User(
-            row.id,
-            row.login,
-            row.name,
-            row.office_code,
-            row.office_level,
-            tuple(roles or ()),
-            row.locale,
-            bool(row.active),
-        )
-
     def list(self) -> list[User]:
         with self.db.read() as conn:
             return [
-                self._user(r) for r in conn.execute(self._select().order_by(users_table.c.login))
+                user_from_row(r) for r in conn.execute(self._select().order_by(users_table.c.login))
             ]
 
     def get(self, login: str) -> User:
@@ -123,12 +125,12 @@ class UserDirectory:
             row = conn.execute(self._select().where(users_table.c.login == login)).first()
         if row is None:
             raise NotFound(f"user '{login}' does not exist")
-        return self._user(row)
+        return user_from_row(row)
 
     def by_id(self, user_id: int) -> User | None:
         with self.db.read() as conn:
             row = conn.execute(self._select().where(users_table.c.id == user_id)).first()
-        return self._user(row) if row else None
+        return user_from_row(row) if row else None
 
     def authenticate(self, login: str, password: str) -> User | None:
         """The user whose password this is, or None; the same scrypt work either way.
@@ -161,7 +163,7 @@ class UserDirectory:
         expires = as_utc(row.token_expires_at)
         if expires is None or expires <= (now or datetime.now(UTC)):
             raise TokenExpired(expires or datetime(1970, 1, 1, tzinfo=UTC))
-        return self._user(row)
+        return user_from_row(row)
 
     def issue_token(self, login: str, now: datetime | None = None) -> str:
         """A new API token for LOGIN (the previous one stops working), valid TOKEN_LIFETIME."""
