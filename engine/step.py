@@ -35,7 +35,7 @@ from .db import Database
 from .errors import ConflictError, EngineError, NotFound, ScriptFailed, ServiceCallFailed
 from .history import PendingEvent, case_chain, chain_events
 from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer
-from .organization import Organization
+from .organization import Assignment, Organization
 from .repository import LoadedDefinition, Repository, form_path
 from .safety.limits import STEP_CPU_S, check_step_budget, step_budget
 from .safety.script_engine import root_cause
@@ -434,7 +434,9 @@ class StepRunner:
                 continue
             spec = task.task_spec
             lane = getattr(spec, "lane", None)
-            assignment = self.organization.assign(lane, task.data, ctx.definition.process_id)
+            assignment = _assignment(
+                spec, self.organization.assign(lane, task.data, ctx.definition.process_id)
+            )
             due = _deadline(task)
             remind = _reminder(task, due, ctx.now)
             new_rows.append(
@@ -685,6 +687,20 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 300):
             out[key] = value
     return out
+
+
+def _assignment(spec: Any, by_lane: Assignment) -> Assignment:
+    """The lane's assignment, with the role the user task itself names, if it names one.
+
+    A `role` property lets a model send one task of a lane to another role of the same office
+    (e.g. the control of a breach to the regional head while the lane is the regional unit)
+    without drawing a lane for a single task.
+    """
+    props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    role = props.get("role")
+    if isinstance(role, str) and role.strip():
+        return by_lane._replace(role=role.strip())
+    return by_lane
 
 
 def _titles(spec: Any) -> dict[str, str] | None:

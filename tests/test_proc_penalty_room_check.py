@@ -2,7 +2,8 @@
 
 The prosecutor of the district office supervising the institution checks the lawfulness of the
 placement resolution and of the detention conditions within 24 hours of the placement, 48 hours
-if the institution is remote; a missed deadline is recorded and controlled by the regional unit;
+if the institution is remote; a missed deadline is recorded and controlled by the head of the
+regional office (¶10.6);
 breaches found lead to an act of response, routed by procedure 4 (act_routing).
 """
 
@@ -130,7 +131,7 @@ def test_a_lawful_placement_checked_in_time_closes_the_case_without_an_act(check
     assert checks.verify_history()["ok"] is True
 
 
-def test_a_missed_deadline_is_recorded_and_the_regional_unit_controls_it(checks) -> None:
+def test_a_missed_deadline_is_recorded_and_the_regional_head_controls_it(checks) -> None:
     case = place(checks, "UK-161-2")
     check_guid = case.task("placement_check").task_guid
     assert checks.management.fire_due(IN_24_HOURS - SECOND) == 0
@@ -141,12 +142,17 @@ def test_a_missed_deadline_is_recorded_and_the_regional_unit_controls_it(checks)
     assert case.open_task_names() == ["breach_control", "placement_check"]
     assert case.task("placement_check").task_guid == check_guid
     assert case.due("placement_check") == IN_24_HOURS
-    assert case.holder("breach_control") == ("prosecutor", "ALM-OBL")
+    # the head of the regional office controls the district (¶10.6), not the regional unit
+    assert case.holder("breach_control") == ("head", "ALM-OBL")
     assert case.due("breach_control") is None
+    in_queue = checks.tasks.list(TaskQuery(offices=["ALM-OBL"], roles=["head"], unassigned=True))
+    assert [t.task_name for t in in_queue] == ["breach_control"]
+    for_prosecutors = TaskQuery(offices=["ALM-OBL"], roles=["prosecutor"], unassigned=True)
+    assert checks.tasks.list(for_prosecutors) == []
     assert checks.management.fire_due(IN_24_HOURS + timedelta(days=3)) == 0  # fires once
 
     check(case)  # a late check is still a check
-    assert case.status == "running"  # the regional unit has not finished its control
+    assert case.status == "running"  # the regional head has not finished his control
     case.complete("breach_control", control_measures="Районному прокурору указано на нарушение")
     assert case.status == "completed"
     data = case.data()
@@ -179,7 +185,7 @@ def test_a_remote_colony_is_not_in_breach_after_24_hours_but_is_after_48(checks)
     assert checks.management.fire_due(IN_48_HOURS - SECOND) == 0
     assert case.open_task_names() == ["placement_check"]
     assert checks.management.fire_due(IN_48_HOURS + SECOND) == 1
-    assert case.holder("breach_control") == ("prosecutor", "KRG-OBL")
+    assert case.holder("breach_control") == ("head", "KRG-OBL")
     assert case.holder("placement_check") == ("prosecutor", "KRG-ZHZ")
 
 
@@ -187,7 +193,7 @@ def test_a_placement_reported_after_its_deadline_is_in_breach_at_once(checks) ->
     case = place(checks, "UK-161-2", placed_at="2026-11-22T09:30:00+05:00")  # 2 days ago
     assert case.open_task_names() == ["breach_control", "placement_check"]
     assert case.holder("placement_check") == ("prosecutor", "ALM-TLG")
-    assert case.holder("breach_control") == ("prosecutor", "ALM-OBL")
+    assert case.holder("breach_control") == ("head", "ALM-OBL")
     assert case.data()["deadline_breached"] is True
     assert checks.management.fire_due(IN_24_HOURS + timedelta(days=3)) == 0
 
