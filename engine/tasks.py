@@ -290,6 +290,9 @@ class TaskService:
     ) -> StepContext:
         """Complete a ready task with the submitted data, then run the case on.
 
+        An unclaimed task is claimed by `actor` in the same step (assignee set, a `task_claimed`
+        event before `task_completed`), so that every completion names who took the task up.
+
         The task row is read inside the step's transaction, after the case is locked, so the
         checks below and the completion can not be overtaken by another user. The data must be
         plain JSON within the limits (`DataRejected`) and obey the task's form, which is part
@@ -314,6 +317,20 @@ class TaskService:
             rules = ctx.definition.form_rules(form_path(task.task_spec)) or NO_FORM
             values = rules.validate(data, task.data)
             check_data(values)  # no NUL, lone surrogate or other value the stores refuse
+            if row.assignee is None:
+                # Completing an unclaimed task claims it first, in the same step: the file then
+                # says who took the task up, whatever door (page, API, CLI) it was done from.
+                ctx.conn.execute(
+                    update(task_table)
+                    .where(task_table.c.task_guid == task_guid)
+                    .values(assignee=actor)
+                )
+                ctx.record(
+                    "task_claimed",
+                    task,
+                    data_before={"assignee": None},
+                    data_after={"assignee": actor},
+                )
             before = {k: task.data.get(k) for k in values if task.data.get(k) != values[k]}
             after = {k: values[k] for k in before}
             task.set_data(**values)

@@ -63,7 +63,7 @@ def test_the_queue_speaks_kazakh_after_the_switch_and_remembers_it(web, app, dom
     web.post("/language", data={"locale": "kk", "next": "/queue", "csrf_token": csrf(russian)})
     kazakh = page(web, "/queue")
     assert "Прокуратура кезегі" in kazakh and "Алу" in kazakh  # the queue and its Claim button
-    assert "25.11.2026, 09:30" in kazakh or "25.11.26, 09:30" in kazakh
+    assert "25.11.2026, 09:30" in kazakh  # a four-digit year (CLDR's short form has two)
     assert '<html lang="kk">' in kazakh
     # the task title comes from the model's own Kazakh translation
     assert "Проверить законность водворения" not in kazakh
@@ -74,7 +74,7 @@ def test_the_queue_speaks_kazakh_after_the_switch_and_remembers_it(web, app, dom
 
     web.post("/language", data={"locale": "en", "next": "/queue", "csrf_token": csrf(kazakh)})
     english = page(web, "/queue")
-    assert "Office queue" in english and "11/25/26, 9:30" in english
+    assert "Office queue" in english and "25 Nov 2026, 09:30" in english  # not 11/25/26
 
 
 def test_an_unknown_language_is_ignored(web) -> None:
@@ -308,7 +308,7 @@ def test_reminders_and_breaches_show_in_the_queue_and_the_case_history(
     domain_engine.management.fire_alerts(task.remind_at)
     sign_in(web, "tlg.prosecutor")
     reminders = page(web, "/queue/reminders")
-    assert f"№ {iid}" in reminders and "🔔" in reminders
+    assert f"№ {iid}" in reminders and "/static/bell.svg" in reminders and "🔔" not in reminders
     history = page(web, f"/cases/{iid}")
     assert 'data-event="task_reminder"' in history and "напоминание о сроке" in history
 

@@ -10,11 +10,13 @@ for the page and the API alike.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_month_names
 from flask_babel import gettext
 
 from engine.errors import DataRejected, FieldProblem, ValidationFailed
@@ -42,11 +44,37 @@ class FormField:
 
     @property
     def input_type(self) -> str:
+        """Dates are text inputs: `<input type=date>` shows the browser's own locale (mm/dd/yyyy
+        in an English Chromium) whatever the user chose here; we show and read DD.MM.YYYY."""
         if self.type == "number":
             return "number"
-        if self.type == "datetime":
-            return "date" if self.subtype == "date" else "datetime-local"
         return "text"
+
+    @property
+    def date_kind(self) -> str:
+        """The kind of a date field ("date", "time" or "datetime"); "" for other fields."""
+        if self.type != "datetime":
+            return ""
+        return self.subtype if self.subtype in ("date", "time") else "datetime"
+
+    @property
+    def input_pattern(self) -> str:
+        """What the input's `pattern` suggests (the server also reads ISO and month names)."""
+        day = r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}|[0-9]{8}"
+        clock = r"[0-9]{1,2}[:.][0-9]{2}"
+        return {"date": day, "time": clock}.get(self.date_kind, rf"({day}),?\s*{clock}")
+
+    @property
+    def input_hint(self) -> str:
+        """The format under the field, in the user's language (ДД.ММ.ГГГГ in Russian)."""
+        kind = self.date_kind
+        if kind == "date":
+            return gettext("Format: DD.MM.YYYY, for example 24.11.2026.")
+        if kind == "time":
+            return gettext("Format: HH:MM (24 hours), for example 14:05.")
+        if kind == "datetime":
+            return gettext("Format: DD.MM.YYYY HH:MM, Almaty time, for example 24.11.2026 14:05.")
+        return ""
 
 
 def _in(locale: str, base: dict[str, Any], props: dict[str, Any], name: str) -> str:
@@ -95,14 +123,85 @@ def raw_values(fields: list[FormField], form: Any) -> dict[str, Any]:
     return out
 
 
-def _datetime(raw: str, subtype: str) -> str:
-    """An input's local wall time as the model's ISO value (dates stay dates)."""
-    if subtype == "date":
-        return datetime.strptime(raw, "%Y-%m-%d").date().isoformat()
-    value = datetime.fromisoformat(raw)
+def _month_names() -> dict[str, int]:
+    """Month names and abbreviations of every UI language ("dec", "декабря", "желтоқсан")."""
+    names: dict[str, int] = {}
+    for locale in ("ru", "kk", "en"):
+        for context in ("format", "stand-alone"):
+            for width in ("abbreviated", "wide"):
+                for number, name in get_month_names(width, context, locale).items():
+                    names.setdefault(name.lower().rstrip("."), number)
+    return names
+
+
+_MONTHS = _month_names()
+_DAY_FIRST = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DIGITS_DATE = re.compile(r"(\d{2})(\d{2})(\d{4})")  # a numeric keypad has no dot
+_TIME = re.compile(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?")
+_WORDS = re.compile(r"[^\W\d_]+\.?|\d+")
+_YEAR_MARKS = {"г", "г.", "ж", "ж.", "года", "год", "жыл", "жылы"}
+
+
+def parse_local_date(raw: str) -> date:
+    """A date as people type it: day first ("02.12.2026", "2.12.2026", "02122026"), ISO
+    ("2026-12-02"), or with the month's name in any UI language ("2 Dec 2026", "2 декабря
+    2026 г.", "2026 ж. 2 желтоқсан"). The year has four digits: "02.12.26" is refused
+    (ValueError) rather than guessed, and so is the US order, which no form here uses."""
+    text = raw.strip()
+    for pattern, order in ((_DAY_FIRST, (3, 2, 1)), (_ISO_DATE, (1, 2, 3))):
+        match = pattern.fullmatch(text)
+        if match:
+            return date(*(int(match.group(i)) for i in order))
+    match = _DIGITS_DATE.fullmatch(text)
+    if match:
+        return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    tokens = [t for t in _WORDS.findall(text.lower()) if t not in _YEAR_MARKS]
+    years = [t for t in tokens if t.isdigit() and len(t) == 4]
+    days = [t for t in tokens if t.isdigit() and len(t) <= 2]
+    months = [_MONTHS[t.rstrip(".")] for t in tokens if t.rstrip(".") in _MONTHS]
+    if len(tokens) == 3 and len(years) == len(days) == len(months) == 1:
+        return date(int(years[0]), months[0], int(days[0]))
+    raise ValueError(raw)
+
+
+def parse_local_instant(raw: str) -> datetime:
+    """A date and a time of day as typed ("02.12.2026 14:05", "02.12.2026, 14:05", "2 Dec
+    2026 14:05"; also "021220261405") in Almaty time, or an ISO value ("2026-12-02T14:05",
+    naive means Almaty; with an offset, kept). ValueError when it is not one."""
+    text = raw.strip()
+    try:
+        if len(text) <= 10:  # a date alone is not an instant: the time of day is asked for
+            raise ValueError(raw)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        digits = re.fullmatch(r"(\d{8})(\d{2})(\d{2})", text)
+        if digits:
+            day_part, clock = digits.group(1), (digits.group(2), digits.group(3), None)
+        else:
+            match = re.fullmatch(r"(.+?)[,\s]\s*" + _TIME.pattern, text)
+            if not match:
+                raise ValueError(raw) from None
+            day_part, clock = match.group(1).strip(" ,"), match.groups()[1:]
+        day = parse_local_date(day_part)
+        hour, minute, second = (int(v) if v else 0 for v in clock)
+        value = datetime(day.year, day.month, day.day, hour, minute, second)
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_ZONE)
-    return value.isoformat()
+    return value
+
+
+def _datetime(raw: str, subtype: str) -> str:
+    """What a date input holds as the model's value: a date as `YYYY-MM-DD`, a date and time as
+    an ISO instant with Almaty's offset (`2026-12-02T14:05:00+05:00`); a time as typed."""
+    if subtype == "date":
+        return parse_local_date(raw).isoformat()
+    if subtype == "time":
+        match = _TIME.fullmatch(raw)
+        if not match or match.group(3):
+            raise ValueError(raw)
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+    return parse_local_instant(raw).isoformat()
 
 
 def coerce(fields: list[FormField], form: Any) -> dict[str, Any]:
@@ -184,9 +283,26 @@ def problem_text(problem: FieldProblem) -> str:
     return problem.message
 
 
-def problem_texts(exc: ValidationFailed) -> dict[str, str]:
-    """Field key -> its message in the user's language."""
-    return {key: problem_text(problem) for key, problem in exc.fields.items()}
+_TYPED_FORMAT = {"not_a_date": "date", "not_an_instant": "datetime", "not_a_time": "time"}
+
+
+def problem_texts(exc: ValidationFailed, fields: list[FormField] | None = None) -> dict[str, str]:
+    """Field key -> its message in the user's language. Given the page's `fields`, a date that
+    was not understood is explained in the format the page's input takes (DD.MM.YYYY), not the
+    API's ISO format."""
+    kinds = {f.key: f.date_kind for f in fields or []}
+    texts = {}
+    for key, problem in exc.fields.items():
+        kind = kinds.get(key)
+        if kind and _TYPED_FORMAT.get(problem.code) == kind:
+            texts[key] = (
+                gettext("This date could not be read.")
+                + " "
+                + FormField(key, "datetime", "", subtype=kind).input_hint
+            )
+        else:
+            texts[key] = problem_text(problem)
+    return texts
 
 
 def data_rejected_text(exc: DataRejected) -> str:

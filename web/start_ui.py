@@ -115,7 +115,7 @@ def start_page(process_id: str) -> Any:
                 process_id, values, actor=user.login, office_code=user.office_code
             )
         except ValidationFailed as exc:
-            errors = problem_texts(exc)
+            errors = problem_texts(exc, fields)
         except DataRejected as exc:
             flash(data_rejected_text(exc), "error")
         except EngineError as exc:
