@@ -7,7 +7,7 @@ workflow is restored to draw a page.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
+from sqlalchemy import and_, case, func, select
 
 from engine.errors import EngineError, NotFound
+from engine.models import HumanTask
 from engine.tasks import TaskQuery, TaskView
 from workflows.catalogue import procedure_title
 from workflows.rights import gravest
-from workflows.scope import can_see_office
+from workflows.scope import can_see_office, visible_offices
 from workflows.workspace import FILTER_PARAMS, SavedFilters
 
 from .i18n import local_time, locale_code, safe_path, time_left, translated
@@ -256,3 +258,137 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target or "")
     path = parts.path + ("?" + parts.query if parts.query else "")
     return safe_path(path) or url_for("tasks.index")
+
+
+# -- heads' overview --------------------------------------------------------------------------
+
+OVERVIEW_PAGE = 50
+
+
+@dataclass
+class OfficeCounts:
+    """One office's line of the overview: its open tasks and how many are short of time."""
+
+    code: str
+    name: str
+    depth: int  # 0: the head's own office, 1: an office below it, ...
+    open: int = 0
+    soon: int = 0
+    breached: int = 0
+
+
+def overview_offices(user: Any) -> list[tuple[str, str, int]]:
+    """(code, name in the user's language, depth) of every office the head oversees, his own
+    first, each followed by the offices below it, names in alphabetical order."""
+    directory = current_app.extensions["nadzor.directory"]
+    visible = visible_offices(directory, user)
+    by_parent: dict[str | None, list[Any]] = {}
+    for office in directory.offices():
+        if office.code in visible:
+            by_parent.setdefault(office.parent_code, []).append(office)
+    out: list[tuple[str, str, int]] = []
+
+    def walk(office: Any, depth: int) -> None:
+        out.append((office.code, translated(office.name, office.names), depth))
+        children = by_parent.get(office.code, [])
+        for child in sorted(children, key=lambda o: translated(o.name, o.names)):
+            walk(child, depth + 1)
+
+    own = directory.office(user.office_code)
+    if own is not None:
+        walk(own, 0)
+    return out
+
+
+def overview_counts(
+    offices: list[str], process_id: str | None, now: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """Office -> (open, due within 24 h, breached) over the `human_task` index, one grouped
+    query (no workflow is restored)."""
+    c = HumanTask.__table__.c
+    soon = func.sum(case((and_(c.due_at > now, c.due_at <= now + SOON), 1), else_=0))
+    breached = func.sum(case((c.due_at <= now, 1), else_=0))
+    stmt = (
+        select(c.office_code, func.count(), soon, breached)
+        .where(c.state == "ready", c.office_code.in_(offices))
+        .group_by(c.office_code)
+    )
+    if process_id:
+        stmt = stmt.where(c.process_id == process_id)
+    with engine().db.read() as conn:
+        return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(stmt)}
+
+
+@tasks_ui.get("/overview")
+@login_required
+def overview() -> Any:
+    """A head's view of open and breached deadlines in his office and the offices below it
+    (a regional head: his office and its districts; the GP head: every office), counted by
+    office and listed with filters, each row linking to its task and case."""
+    user = current_user.user
+    if not user.has_role("head"):
+        abort(403)
+    eng = engine()
+    now = eng.clock.now()
+    locale = locale_code()
+    offices = overview_offices(user)
+    names = {code: name for code, name, _depth in offices}
+    procedures = sorted({d["process_id"] for d in eng.repository.list()})
+    params = {k: request.args.get(k, "").strip() for k in ("office", "procedure", "breached")}
+    if params["office"] not in names:
+        params["office"] = ""  # an office outside the head's scope is no filter, not a leak
+    if params["procedure"] not in procedures:
+        params["procedure"] = ""
+    params["breached"] = "1" if params["breached"] == "1" else ""
+    counts = overview_counts(list(names), params["procedure"] or None, now)
+    lines = [
+        OfficeCounts(code, name, depth, *counts.get(code, (0, 0, 0)))
+        for code, name, depth in offices
+    ]
+    query = TaskQuery(
+        offices=[params["office"]] if params["office"] else list(names),
+        process_id=params["procedure"] or None,
+        due_before=now if params["breached"] else None,
+    )
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    query.offset = (page - 1) * OVERVIEW_PAGE
+    query.limit = OVERVIEW_PAGE + 1
+    found = eng.tasks.list(query)
+    total = eng.tasks.count(query, cap=COUNT_CAP + 1)
+    more = total > COUNT_CAP
+    pages = COUNT_CAP // OVERVIEW_PAGE if more else max(-(-total // OVERVIEW_PAGE), 1)
+    users = current_app.extensions["nadzor.users"]
+    people: dict[str, str] = {}
+    rows = []
+    for task in found[:OVERVIEW_PAGE]:
+        row = task_row(task, now)
+        row["office"] = names.get(task.office_code or "", task.office_code or "—")
+        if task.assignee and task.assignee not in people:
+            try:
+                people[task.assignee] = users.get(task.assignee).name
+            except NotFound:
+                people[task.assignee] = task.assignee
+        row["assignee"] = people.get(task.assignee or "", "")
+        rows.append(row)
+    active = {k: v for k, v in params.items() if v}
+    return render_template(
+        "tasks/overview.html",
+        lines=lines,
+        totals=OfficeCounts(
+            "", "", 0, *(sum(getattr(x, k) for x in lines) for k in ("open", "soon", "breached"))
+        ),
+        rows=rows,
+        params=params,
+        active=active,
+        offices=offices,
+        procedures=[(p, procedure_title(p, locale)) for p in procedures],
+        page=page,
+        pages=f"{max(pages, page)}+" if more else pages,
+        has_next=len(found) > OVERVIEW_PAGE,
+        total=f"{COUNT_CAP}+" if more else total,
+        page_url=lambda n: url_for("tasks.overview", page=n, **active),
+        filter_url=lambda **kw: url_for("tasks.overview", **{**active, **kw, "page": None}),
+    )

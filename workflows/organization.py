@@ -41,6 +41,7 @@ class OfficeInfo:
     level: str
     kind: str
     parent_code: str | None
+    names: dict[str, str] | None = None  # translations by locale (the name is Russian)
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,11 @@ class OrganizationDirectory:
         o, i = Office.__table__, Institution.__table__
         with self.db.read() as conn:
             offices = {
-                r.code: OfficeInfo(r.code, r.name, r.level, r.kind, r.parent_code)
+                r.code: OfficeInfo(
+                    r.code, r.name, r.level, r.kind, r.parent_code, dict(r.names or {})
+                )
                 for r in conn.execute(
-                    select(o.c.code, o.c.name, o.c.level, o.c.kind, o.c.parent_code)
+                    select(o.c.code, o.c.name, o.c.level, o.c.kind, o.c.parent_code, o.c.names)
                 )
             }
             institutions = {
