@@ -98,8 +98,12 @@ for kind, source in json.loads(sys.argv[1]):
         error = None
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+    # the peak of this process's own address space (ru_maxrss would carry over the parent's
+    # peak: Linux keeps it across fork and exec, and a long pytest run is hundreds of MB)
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     out.append({"source": source, "error": error, "cpu_s": time.thread_time() - start,
-                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+                "maxrss_mb": peak_kb / 1024})
 print(json.dumps(out))
 """
 
