@@ -1,4 +1,5 @@
-"""Case page: status, data, deadlines, history, and the diagram with the path taken.
+"""Case page: status, the case as a file (web/case_file.py), deadlines, the history in words,
+and the diagram with the path taken.
 
 The diagram is drawn by bpmn-js (served from web/static/vendor, built from npm at make time)
 with markers on completed elements and on the open tasks.
@@ -16,10 +17,10 @@ from engine.errors import NotFound
 from engine.tasks import TaskQuery
 from workflows.catalogue import procedure_title
 
-from .forms import field_labels
+from .case_file import People, Vocabulary, build_file, history_lines
 from .i18n import local_time, locale_code, translated
 from .ids import register_converters
-from .labels import event_label, task_state_label
+from .labels import task_state_label
 from .refusals import abort_page, rights
 
 cases_ui = Blueprint("cases", __name__)
@@ -65,6 +66,25 @@ def _path_taken(workflow: Any) -> list[str]:
     return sorted({t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id})
 
 
+def file_tools(definition: Any) -> tuple[Vocabulary, People]:
+    """The version's labels and the people directory, in the user's language."""
+    locale = locale_code()
+    directory = current_app.extensions["nadzor.directory"]
+    users = current_app.extensions["nadzor.users"]
+    return Vocabulary(definition, locale, directory), People(users, directory, locale)
+
+
+def deadline_mark(task: Any, now: Any) -> str:
+    """`met`, `breached`, `pending` (open, not yet due) or `none` (the task has no deadline)."""
+    if task.due_at is None:
+        return "none"
+    if task.completed_at is not None:
+        return "met" if task.completed_at <= task.due_at else "breached"
+    if task.state == "ready":
+        return "pending" if now <= task.due_at else "breached"
+    return "none"  # cancelled before its deadline counted
+
+
 @cases_ui.get("/cases/<case:instance_id>")
 @login_required
 def case_page(instance_id: int) -> Any:
@@ -72,33 +92,41 @@ def case_page(instance_id: int) -> Any:
     engine = _engine()
     tasks = engine.tasks.list(TaskQuery(instance_id=instance_id, state=None, limit=500))
     now = engine.clock.now()
+    vocab, people = file_tools(engine.repository.get(view.definition_id))
     deadlines = [
         {
             "task": t,
             "title": translated(t.title, t.titles),
             "state": task_state_label(t.state),
             "due_local": local_time(t.due_at),
-            "met": t.due_at is None or (t.completed_at or now) <= t.due_at,
+            "mark": deadline_mark(t, now),
             "reminded": t.reminded_at is not None,
         }
         for t in tasks
     ]
-    history = [
-        {**e, "label": event_label(e["event_type"])} for e in engine.history.events(instance_id)
-    ]
+    events = engine.history.events(instance_id)
+    titles = {t.task_guid: translated(t.title, t.titles) for t in tasks}
     path = engine.steps.inspect(instance_id, _path_taken)
     current = sorted({t.task_name for t in tasks if t.state == "ready"})
     return render_template(
         "cases/case.html",
         case=view,
-        data=engine.runtime.data(instance_id),
+        started_by=people.person(view.started_by),
+        sections=build_file(
+            vocab,
+            people,
+            engine.runtime.data(instance_id),
+            events,
+            tasks,
+            view.started_by,
+            view.created_at,
+        ),
         deadlines=deadlines,
-        history=history,
+        history=history_lines(vocab, people, events, titles),
         path=path,
         current=current,
         procedure=procedure_title(view.process_id, locale_code()),
-        labels=field_labels(engine.repository.get(view.definition_id), locale_code()),
-        breached=any(not d["met"] for d in deadlines),
+        breached=any(d["mark"] == "breached" for d in deadlines),
     )
 
 

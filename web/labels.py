@@ -1,4 +1,6 @@
-"""Words for the engine's codes (history event types, task states) in the user's language."""
+"""Words for the engine's codes (history event types, task states) in the user's language.
+
+The case page tells its history with these (web/case_file.py: `history_lines`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ EVENT_LABELS = {
     "service_completed": lazy_gettext("outside system answered"),
     "service_failed": lazy_gettext("outside system failed"),
     "service_retried": lazy_gettext("outside system retried"),
+    "access_denied": lazy_gettext("access refused"),
 }
 STATE_LABELS = {
     "ready": lazy_gettext("open"),

@@ -13,6 +13,8 @@ from engine.errors import DataRejected, EngineError, NotFound, ValidationFailed
 from engine.tasks import TaskQuery, TaskView
 from workflows.workspace import Drafts
 
+from .case_file import People, Section, Vocabulary, build_file
+from .cases_ui import file_tools
 from .forms import coerce, data_rejected_text, field_labels, fields_of, problem_texts, raw_values
 from .i18n import local_time, locale_code, translated
 from .messages import error_text
@@ -46,17 +48,48 @@ def _may_work_on(task: TaskView) -> bool:
     return rights().may_complete(current_user.user, task) is None
 
 
-def _earlier_decisions(task: TaskView) -> list[dict[str, Any]]:
+def _earlier_decisions(task: TaskView, people: People) -> list[dict[str, Any]]:
     eng = engine()
     done = eng.tasks.list(TaskQuery(instance_id=task.instance_id, state="completed", limit=100))
     return [
         {
             "title": translated(t.title, t.titles),
-            "by": t.completed_by,
+            "by": people.person(t.completed_by),
             "at": local_time(t.completed_at),
         }
         for t in sorted(done, key=lambda t: t.completed_at or t.created_at)
     ]
+
+
+def _finished(task: TaskView, definition: Any, vocab: Vocabulary, people: People) -> Any:
+    """A closed task read-only: what its completion submitted (from its `task_completed` audit
+    event, web/case_file.py), by whom and when; a cancelled task says when it was cancelled."""
+    if task.state == "ready":
+        return None
+    eng = engine()
+    if task.state != "completed":
+        cancelled = [
+            e
+            for e in eng.history.events(task.instance_id)
+            if e["event_type"] == "task_cancelled" and e.get("task_guid") == task.task_guid
+        ]
+        return Section(
+            translated(task.title, task.titles),
+            [],
+            by=str(people.person(cancelled[0]["actor"])) if cancelled else "",
+            at=local_time(cancelled[0]["instant"]) if cancelled else "",
+            kind="cancelled",
+            task_guid=task.task_guid,
+        )
+    data, events = eng.runtime.data(task.instance_id), eng.history.events(task.instance_id)
+    sections = build_file(vocab, people, data, events, [task], None, None)
+    return next(s for s in sections if s.task_guid == task.task_guid)
+
+
+def _case_entries(vocab: Vocabulary, people: People, case_data: dict[str, Any]) -> list[Any]:
+    """The open case's labelled data in words, beside the form (no engine variables)."""
+    sections = build_file(vocab, people, case_data, [], [], None, None)
+    return [entry for section in sections for entry in section.entries]
 
 
 @tasks_ui.route("/tasks/<task:task_id>", methods=["GET", "POST"])
@@ -107,6 +140,7 @@ def task_page(task_id: str) -> Any:
             for u in users.colleagues(task.office_code or "", task.role or "", "head")
             if u.login not in (task.assignee, user.login) and checks.may_take(u.login, task) is None
         ]
+    vocab, people = file_tools(definition)
     return render_template(
         "tasks/task.html",
         task=task,
@@ -117,7 +151,10 @@ def task_page(task_id: str) -> Any:
         case_data=case_data,
         draft=draft if request.method == "GET" else None,
         draft_time=local_time(draft.saved_at) if draft else "",
-        decisions=_earlier_decisions(task),
+        decisions=_earlier_decisions(task, people),
+        finished=_finished(task, definition, vocab, people),
+        case_file=_case_entries(vocab, people, case_data),
+        assignee=people.person(task.assignee) if task.assignee else None,
         colleagues=colleagues,
         may_work=_may_work_on(task),
         may_release=may_release,
