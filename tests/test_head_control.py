@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from engine.serialization import StateSerializer
 from engine.tasks import TaskQuery
 from tests.conftest import ROOT
 from tests.test_web_queue import csrf, sign_in
@@ -139,6 +140,23 @@ def test_the_overview_counts_the_regional_heads_office_and_districts_by_name(
     # an office outside his scope is no filter: nothing of Karaganda is shown
     outside = text(web, "/overview?office=KRG-KAR")
     assert f"/cases/{other}" not in outside and f"/cases/{late}" in outside
+
+
+def test_the_overview_reads_the_task_index_only(web, domain_engine, monkeypatch) -> None:
+    """No case is restored to draw it (it must stay fast over a whole region's cases)."""
+    place(domain_engine, "UK-161-2", LATE, "Петров Иван")
+    sign_in(web, "alm.head")
+    restored: list[object] = []
+    original = StateSerializer.loads
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        restored.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StateSerializer, "loads", counted)
+    for query in ("", "?breached=1", "?office=ALM-TLG&procedure=penalty_room_check", "?page=2"):
+        text(web, f"/overview{query}")
+    assert restored == []
 
 
 def test_a_district_head_sees_only_his_office(web, domain_engine) -> None:
