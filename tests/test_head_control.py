@@ -87,8 +87,12 @@ def test_the_regional_head_finds_a_districts_breach_in_his_queue_and_completes_t
     assert (control.role, control.office_code) == ("head", "ALM-OBL")
 
     sign_in(web, "alm.prosecutor")
-    assert f"№ {iid}" not in text(web, "/queue")  # not the regional unit's any more
-    web.post("/logout", data={"csrf_token": csrf(text(web, "/queue"))})
+    queue = text(web, "/queue")
+    assert f"№ {iid}" not in queue  # not the regional unit's any more
+    refused = web.post(f"/tasks/{control.task_guid}/claim", data={"csrf_token": csrf(queue)})
+    assert refused.status_code == 403  # he reads the control, the head does it
+    assert domain_engine.tasks.get(control.task_guid).assignee is None
+    web.post("/logout", data={"csrf_token": csrf(queue)})
 
     sign_in(web, "alm.head")
     queue = text(web, "/queue")
