@@ -77,9 +77,16 @@ def test_a_finished_task_shows_what_was_submitted_in_words(page: Page, live) -> 
     expect(lawful).to_have_text("нет")
     expect(page.locator("#task-form")).to_have_count(0)  # nothing to fill in or send
     expect(page.locator("input, textarea").locator("visible=true")).to_have_count(0)
-    body = page.locator("main, body").first.inner_text()
+    body = page.locator("main").inner_text()
     assert "completed" not in body and "tlg.prosecutor" not in body
     shoot(page, "finished_task_ru")
+    for locale, no, role in (("kk", "жоқ", "прокурор"), ("en", "no", "prosecutor")):
+        page.select_option("select[name=locale]", locale)
+        expect(page.locator("html")).to_have_attribute("lang", locale)
+        expect(lawful).to_have_text(no)
+        expect(finished).to_contain_text(f"{who}, {role}")
+        assert not RAW_INSTANT.search(page.locator("main").inner_text())
+        shoot(page, f"finished_task_{locale}")
     assert errors == []
 
 
