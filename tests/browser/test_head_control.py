@@ -1,6 +1,7 @@
 """In a real browser: the regional head finds a district's missed placement check in his own
 queue and in the overview of deadlines, completes the control, and reads his measures on the
-case page; screenshots of the overview in the three languages go to var/screenshots/."""
+case page. Screenshots go to var/screenshots/head_control_*.png: the queue, the control and the
+case page in Russian, the overview in ru, kk and en."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_the_regional_head_controls_a_districts_breach(page: Page, live) -> None
     expect(page.locator("h1")).to_contain_text("Очередь прокуратуры")
     control = page.locator("tr", has_text=f"№ {iid}")
     expect(control).to_contain_text("Контроль: проверка не проведена в срок")
-    shot(page, "head_queue_ru")
+    shot(page, "head_control_queue_ru")
 
     # the overview: the district by name, its breach counted and listed
     page.click("header >> text=Обзор сроков")
@@ -102,4 +103,4 @@ def test_the_overview_reads_in_every_language(page: Page, live, locale: str) -> 
     }
     expect(page.locator("#office-counts")).to_contain_text(district[locale])
     expect(page.locator("#overview-tasks")).to_contain_text("2026")  # a four-digit year
-    shot(page, f"head_overview_{locale}")
+    shot(page, f"head_control_overview_{locale}")
