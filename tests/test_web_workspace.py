@@ -235,9 +235,11 @@ def test_a_draft_is_kept_until_the_task_is_completed(web, domain_engine) -> None
     )
     assert saved.status_code == 302
     assert domain_engine.tasks.get(guid).state == "ready"  # a draft completes nothing
-    back = page(web, f"/tasks/{guid}")
-    assert "Черновик: проверено постановление</textarea>" in back and 'id="draft-note"' in back
-    assert 'name="placement_lawful" checked' in back
+    back = page(web, f"/tasks/{guid}")  # the page right after saving says "saved" only
+    assert "Черновик: проверено постановление</textarea>" in back and 'id="draft-note"' not in back
+    assert "Черновик сохранён" in back and 'name="placement_lawful" checked' in back
+    back = page(web, f"/tasks/{guid}")  # a later visit says the draft was restored
+    assert 'id="draft-note"' in back and "Черновик сохранён" not in back
 
     done = web.post(
         f"/tasks/{guid}",

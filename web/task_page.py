@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -110,13 +110,14 @@ def task_page(task_id: str) -> Any:
         if request.form.get("action") == "draft":
             _drafts().save(task_id, user.login, raw_values(fields, request.form), eng.clock.now())
             flash(gettext("Draft saved. It will be here when you come back."), "ok")
+            session["draft_just_saved"] = task_id  # the page after this says "saved" only
             return redirect(url_for("tasks.task_page", task_id=task_id))
         title = translated(task.title, task.titles)
         try:  # the engine applies the form's rules, as for every API call
             submitted = coerce(fields, request.form)
             eng.tasks.complete(task_id, submitted, actor=user.login, office_code=user.office_code)
         except ValidationFailed as exc:
-            errors, status = problem_texts(exc), 422
+            errors, status = problem_texts(exc, fields), 422
             values = raw_values(fields, request.form)
         except DataRejected as exc:
             flash(data_rejected_text(exc), "error")
@@ -130,10 +131,17 @@ def task_page(task_id: str) -> Any:
             return redirect(url_for("tasks.queue", queue="office"))
     elif draft is not None:
         values = draft.data
+    # "Restored your draft" is for a later visit, not for the page right after saving it.
+    just_saved = session.pop("draft_just_saved", None) == task_id
     colleagues = []
     checks = rights()
-    may_release = task.state == "ready" and checks.may_unclaim(user, task) is None
-    if task.state == "ready" and checks.may_delegate(user, task, user.login) is None:
+    ready = task.state == "ready"
+    # Buttons only for what the user may do (workflows/rights.py); Complete also not on a task
+    # someone else holds, which the engine would refuse (a head releases or hands it over).
+    may_claim = ready and task.assignee is None and checks.may_claim(user, task) is None
+    may_release = ready and task.assignee is not None and checks.may_unclaim(user, task) is None
+    may_work = ready and task.assignee in (None, user.login) and _may_work_on(task)
+    if ready and checks.may_delegate(user, task, user.login) is None:
         users = current_app.extensions["nadzor.users"]
         colleagues = [
             u
@@ -149,14 +157,15 @@ def task_page(task_id: str) -> Any:
         values={**case_data, **values},
         errors=errors,
         case_data=case_data,
-        draft=draft if request.method == "GET" else None,
+        draft=draft if request.method == "GET" and not just_saved else None,
         draft_time=local_time(draft.saved_at) if draft else "",
         decisions=_earlier_decisions(task, people),
         finished=_finished(task, definition, vocab, people),
         case_file=_case_entries(vocab, people, case_data),
         assignee=people.person(task.assignee) if task.assignee else None,
         colleagues=colleagues,
-        may_work=_may_work_on(task),
+        may_work=may_work,
+        may_claim=may_claim,
         may_release=may_release,
         labels=field_labels(definition, locale_code()),
     ), status

@@ -10,7 +10,7 @@ from __future__ import annotations
 PROCEDURE_TITLES: dict[str, dict[str, str]] = {
     "penalty_room_check": {
         "ru": "Проверка водворения в ШИЗО / ПКТ",
-        "kk": "ЖИ / КҮҮ-ге орналастыруды тексеру",
+        "kk": "Айыппұл изоляторына / камералық типтегі үй-жайға орналастыруды тексеру",
         "en": "Penalty-room placement check",
     },
     "torture_report": {
