@@ -217,3 +217,22 @@ def test_a_methodologist_marks_further_variables_as_shown(domain_engine, clock, 
     html = page(web, f"/cases/{iid}")
     row = re.search(r'data-key="check_hours"><th>([^<]+)</th><td[^>]*>([^<]+)<', html)
     assert row is not None and row.groups() == ("Hours to check", "24")
+
+
+def test_a_cancelled_task_says_so_and_offers_no_form(web, domain_engine) -> None:
+    from sqlalchemy import update
+
+    from engine.models import HumanTask
+
+    iid = domain_engine.runtime.start("penalty_room_check", placement(), actor="tlg.prosecutor")
+    [task] = domain_engine.tasks.list(TaskQuery(instance_id=iid))
+    table = HumanTask.__table__
+    with domain_engine.db.write() as conn:  # as the engine leaves a task a boundary event ended
+        conn.execute(
+            update(table).where(table.c.task_guid == task.task_guid).values(state="cancelled")
+        )
+    sign_in(web, "tlg.prosecutor")
+    html = page(web, f"/tasks/{task.task_guid}")
+    assert 'id="task-form"' not in html and 'data-state="cancelled"' in html
+    text = visible_text(html)
+    assert "Задача отменена" in text and "cancelled" not in text
