@@ -30,6 +30,13 @@ $(ASSETS): package.json package-lock.json
 
 assets: $(ASSETS)
 
+# axe-core (a devDependency in package.json) for the accessibility tests, which read it straight
+# from node_modules; it is never served. `npm ci` above installs it; run again if it is missing.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): $(ASSETS)
+	test -f $@ || npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # UI catalogues: English message ids, Russian and Kazakh translations (web/translations/*.po)
 translations: install
 	$(VENV)/bin/pybabel compile -d web/translations --statistics
@@ -69,7 +76,8 @@ lint: install-test
 testdb: install-test
 	$(PY) -m tests.ensure_pg_database
 
-test: install-test assets browser translations testdb
+# the browser tests write screenshots of every page in every language to var/screenshots/
+test: install-test assets $(AXE) browser translations testdb
 	$(VENV)/bin/ruff check engine workflows web tests
 	$(VENV)/bin/pytest
 
