@@ -18,6 +18,7 @@ from engine.tasks import TaskQuery
 from workflows.catalogue import procedure_title
 
 from .case_file import People, Vocabulary, build_file, history_lines
+from .diagram import described_steps, element_name, localized_diagram, model_index, path_taken
 from .i18n import local_time, locale_code, translated
 from .ids import register_converters
 from .labels import task_state_label
@@ -133,6 +134,45 @@ def case_page(instance_id: int) -> Any:
 @cases_ui.get("/cases/<case:instance_id>/diagram.bpmn")
 @login_required
 def case_diagram(instance_id: int) -> Any:
+    """The version's model with every name in the user's language (web/diagram.py, cached per
+    version and language); the Vary header keeps a shared cache from mixing languages."""
     view = _visible_case(instance_id)
     definition = _engine().repository.get(view.definition_id)
-    return Response(_main_bpmn(definition), mimetype="application/xml")
+    xml = localized_diagram(_main_bpmn(definition), locale_code())
+    response = Response(xml, mimetype="application/xml")
+    response.headers["Content-Language"] = locale_code()
+    response.vary.add("Cookie")
+    return response
+
+
+@cases_ui.app_template_global("case_diagram")
+def case_diagram_view(view: Any) -> dict[str, Any]:
+    """What the diagram marks and its text alternative, for templates/cases/_diagram.html: the
+    path (elements and flows, with counts), where the case waits, and breached deadlines."""
+    engine = _engine()
+    xml = _main_bpmn(engine.repository.get(view.definition_id))
+    path = engine.steps.inspect(view.id, lambda workflow: path_taken(workflow, xml))
+    now = engine.clock.now()
+    tasks = engine.tasks.list(TaskQuery(instance_id=view.id, state=None, limit=500))
+    breached = sorted(
+        {
+            t.task_name
+            for t in tasks
+            if t.due_at is not None
+            and t.state in ("ready", "completed")
+            and (t.completed_at or now) > t.due_at
+        }
+    )
+    late_open = {t.task_name for t in tasks if t.state == "ready" and t.task_name in breached}
+    steps, _ = described_steps(path, xml, locale_code())
+    _, elements = model_index(xml)
+    waiting = [(element_name(elements[i], locale_code()), i in late_open) for i in path.waiting]
+    return {
+        "done": path.order,
+        "counts": path.counts,
+        "flows": path.flows,
+        "current": path.waiting,
+        "breached": breached,
+        "steps": steps,
+        "waiting": [(name, late) for name, late in waiting if name],
+    }
