@@ -74,17 +74,27 @@ def test_a_date_typed_in_the_users_format_opens_the_case_with_that_date(
     assert errors == []
 
 
-def test_the_task_page_shows_stored_dates_in_the_typed_format(browser: Browser, live) -> None:
+@pytest.mark.parametrize(
+    ("locale", "almaty", "placed"),
+    [
+        ("en", "(Almaty)", "24 Nov 2026, 09:30"),
+        ("kk", "(Алматы)", "24.11.2026, 09:30"),
+        ("ru", "(Алматы)", "24.11.2026, 09:30"),
+    ],
+)
+def test_the_task_page_shows_stored_dates_in_the_users_format(
+    browser: Browser, live, locale: str, almaty: str, placed: str
+) -> None:
     base, engine = live
     iid = engine.runtime.start("penalty_room_check", PAYLOAD, actor="tlg.prosecutor")
     [task] = engine.tasks.list(TaskQuery(instance_id=iid))
-    page = _signed_in(browser, base, engine, "en")
+    page = _signed_in(browser, base, engine, locale)
     page.goto(f"{base}/tasks/{task.task_guid}")
-    expect(page.locator("main")).to_contain_text("(Almaty)")  # the deadline says whose clock
+    expect(page.locator("main")).to_contain_text(almaty)  # the deadline says whose clock
     text = page.locator("#task-form").inner_text()
     assert "11/2" not in text and "2026-11-2" not in text  # no US or raw ISO dates in the form
-    expect(page.locator("#f_placed_at")).to_have_text("24 Nov 2026, 09:30")  # read-only field
-    _shot(page, "task-en")
+    expect(page.locator("#f_placed_at")).to_have_text(placed)  # a read-only field
+    _shot(page, f"task-{locale}")
 
 
 def test_the_reminder_is_an_icon_with_words_not_an_emoji(browser: Browser, live) -> None:
