@@ -57,6 +57,9 @@ def test_a_date_typed_in_the_users_format_opens_the_case_with_that_date(
     page.fill("input[name=resolution_number]", "12")
     page.fill("input[name=resolution_date]", "24.11.26")  # a two-digit year is not guessed
     page.fill("[name=grounds]", "Нарушение режима")
+    # the pattern is a valid expression: the browser marks the two-digit year, not the rest
+    expect(page.locator("#f_placed_at:invalid")).to_have_count(0)
+    expect(page.locator("#f_resolution_date:invalid")).to_have_count(1)
     page.fill("input[name=duration_days]", "7")
     page.click(f"button:has-text('{OPEN_CASE[locale]}')")
     expect(page.locator("[data-field=resolution_date]")).to_contain_text(HINT[locale])
