@@ -120,10 +120,12 @@ def model_index(xml: str) -> tuple[dict[tuple[str, str], str], dict[str, Any]]:
 
 @dataclass
 class PathTaken:
-    """What the case did, by BPMN id: completed elements in the order first completed, how many
-    times each element and flow was passed, and the elements where it waits now."""
+    """What the case did, by BPMN id: completed elements in the order first completed, every
+    completion in time order, how many times each element and flow was passed, and the elements
+    where it waits now."""
 
     order: list[str] = field(default_factory=list)
+    sequence: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     flows: dict[str, int] = field(default_factory=dict)
     waiting: list[str] = field(default_factory=list)
@@ -161,6 +163,7 @@ def path_taken(workflow: Any, xml: str) -> PathTaken:
         kind = etree.QName(elements[bpmn_id]).localname
         if task.state == TaskState.COMPLETED:
             result.counts[bpmn_id] = result.counts.get(bpmn_id, 0) + 1
+            result.sequence.append(bpmn_id)
             if bpmn_id not in result.order:
                 result.order.append(bpmn_id)
         elif kind == "boundaryEvent":
@@ -180,8 +183,9 @@ def _is_gateway(element: Any) -> bool:
 
 
 def described_steps(path: PathTaken, xml: str, locale: str) -> tuple[list[str], list[str]]:
-    """The named elements of the path and the waiting ones, in `locale`, with '×n' for repeats:
-    the diagram's text alternative."""
+    """The named steps of the path in the order they were done (a step done twice is named
+    twice) and the waiting ones, in `locale`: the diagram's text alternative. Gateways are left
+    out: a question, not a step; its answer is the step that follows."""
     _, elements = model_index(xml)
 
     def label(bpmn_id: str) -> str | None:
@@ -189,12 +193,9 @@ def described_steps(path: PathTaken, xml: str, locale: str) -> tuple[list[str], 
         return None if element is None else element_name(element, locale)
 
     steps = []
-    for bpmn_id in path.order:
-        if _is_gateway(elements.get(bpmn_id)):  # a question, not a step: its answer is the next
-            continue
-        name = label(bpmn_id)
+    for bpmn_id in path.sequence:
+        name = None if _is_gateway(elements.get(bpmn_id)) else label(bpmn_id)
         if name:
-            times = path.counts.get(bpmn_id, 1)
-            steps.append(f"{name} (×{times})" if times > 1 else name)
+            steps.append(name)
     waiting = [name for name in (label(i) for i in path.waiting) if name]
     return steps, waiting

@@ -56,5 +56,14 @@
     badge.textContent = '×' + times;
     overlays.add(id, 'count', { position: { top: -10, right: 8 }, html: badge });
   }
+  // Where the case waits is what the reader looks for: scroll it into view if it is off-screen.
+  const scroller = el.parentElement;
+  const open = data('current', '[]').map((id) => registry.get(id)).find(Boolean);
+  if (open) {
+    const left = (open.x - (inner.x - MARGIN)) * scale;
+    if (left + open.width * scale > scroller.clientWidth) {
+      scroller.scrollLeft = Math.max(0, left - scroller.clientWidth / 3);
+    }
+  }
   el.dataset.ready = 'true';
 })();
