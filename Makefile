@@ -44,7 +44,7 @@ translations: install
 # after changing UI strings: re-extract and merge into the catalogues, then translate the gaps
 messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o web/translations/messages.pot web
-	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-location
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations
 
 # browser tests drive Debian's Chromium (Playwright's own download is not reachable here)
 CHROMIUM := /usr/lib/chromium/chromium
