@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user, login_required
-from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound
 from engine.tasks import TaskQuery
@@ -61,12 +60,6 @@ def _main_bpmn(definition: Any) -> str:
     abort(404)
 
 
-def _path_taken(workflow: Any) -> list[str]:
-    """BPMN ids of the top-level elements the case has completed."""
-    done = workflow.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
-    return sorted({t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id})
-
-
 def file_tools(definition: Any) -> tuple[Vocabulary, People]:
     """The version's labels and the people directory, in the user's language."""
     locale = locale_code()
@@ -107,8 +100,6 @@ def case_page(instance_id: int) -> Any:
     ]
     events = engine.history.events(instance_id)
     titles = {t.task_guid: translated(t.title, t.titles) for t in tasks}
-    path = engine.steps.inspect(instance_id, _path_taken)
-    current = sorted({t.task_name for t in tasks if t.state == "ready"})
     return render_template(
         "cases/case.html",
         case=view,
@@ -124,8 +115,6 @@ def case_page(instance_id: int) -> Any:
         ),
         deadlines=deadlines,
         history=history_lines(vocab, people, events, titles),
-        path=path,
-        current=current,
         procedure=procedure_title(view.process_id, locale_code()),
         breached=any(d["mark"] == "breached" for d in deadlines),
     )
