@@ -236,3 +236,32 @@ def test_a_cancelled_task_says_so_and_offers_no_form(web, domain_engine) -> None
     assert 'id="task-form"' not in html and 'data-state="cancelled"' in html
     text = visible_text(html)
     assert "Задача отменена" in text and "cancelled" not in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "institution", "office"),
+    [
+        (
+            "kk",
+            "ЛА-155/2 мекемесі (орташа қауіпсіздік колониясы)",
+            "Талғар ауданының прокуратурасы",
+        ),
+        (
+            "en",
+            "Institution LA-155/2 (medium-security colony)",
+            "Talgar District Prosecutor's Office",
+        ),
+    ],
+)
+def test_an_open_task_names_the_institution_and_the_office_in_the_users_language(
+    web, domain_engine, locale, institution, office
+) -> None:
+    """The case keeps the institution's Russian name as a fact: the read-only field of the task
+    form and the header named it in Russian (and the office by its code) on a Kazakh page."""
+    iid = domain_engine.runtime.start("penalty_room_check", placement(), actor="tlg.prosecutor")
+    [task] = domain_engine.tasks.list(TaskQuery(instance_id=iid))
+    sign_in(web, "tlg.prosecutor")
+    switch(web, locale)
+    text = visible_text(page(web, f"/tasks/{task.task_guid}"))
+    assert institution in text and office in text
+    assert "Учреждение ЛА-155/2" not in text and "ALM-TLG" not in text

@@ -51,7 +51,19 @@ def init_i18n(app: Flask) -> None:
         local_value=local_value,
         input_value=input_value,
         tr=translated,
+        my_office=my_office,
     )
+
+
+def my_office() -> str:
+    """The signed-in user's office by name in the user's language (the header shows it)."""
+    from flask import current_app
+    from flask_login import current_user
+
+    from .case_file import office_name
+
+    code = current_user.user.office_code
+    return office_name(current_app.extensions["nadzor.directory"], code, locale_code())
 
 
 def locale_code() -> str:

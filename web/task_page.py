@@ -168,7 +168,25 @@ def task_page(task_id: str) -> Any:
         may_claim=may_claim,
         may_release=may_release,
         labels=field_labels(definition, locale_code()),
+        readonly_texts=_readonly_texts(fields, case_data, vocab),
     ), status
+
+
+def _readonly_texts(
+    fields: list[Any], case_data: dict[str, Any], vocab: Vocabulary
+) -> dict[str, str]:
+    """What the form's read-only fields show, in words of the user's language: offices and the
+    institution by name (the case stores the institution's Russian name as a fact, so it is
+    named again from its code), option labels, local dates."""
+    texts: dict[str, str] = {}
+    for f in fields:
+        if not f.readonly or f.type == "checkbox":
+            continue
+        if f.key == "institution_name" and case_data.get("institution"):
+            texts[f.key] = vocab.text("institution", case_data["institution"])
+        else:
+            texts[f.key] = vocab.text(f.key, case_data.get(f.key))
+    return texts
 
 
 @tasks_ui.post("/tasks/<task:task_id>/<action>")
