@@ -460,8 +460,9 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "The data obeys the task's published form (required fields, types, "
                         "options, limits, real dates); keys the form does not offer are a 422 "
-                        "naming them; a task without a form takes no data. The answer is the "
-                        "case after the step."
+                        "naming them; a task without a form takes no data. An unclaimed task "
+                        "is claimed for the caller in the same step (a `task_claimed` event). "
+                        "The answer is the case after the step."
                     ),
                     "parameters": [{"$ref": "#/components/parameters/TaskId"}],
                     "requestBody": _body(
