@@ -19,15 +19,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask_babel import format_date, format_decimal, gettext, lazy_gettext
+from flask_babel import format_decimal, gettext, lazy_gettext
 
 from engine.repository import form_path
 
-from . import i18n
 from .forms import FormField, fields_of
-from .i18n import local_time, translated
+from .i18n import LOCAL_ZONE, local_date, local_time, translated
 from .labels import event_label
 
 #: the file a procedure's folder may hold to show further variables on the case page
@@ -88,15 +86,6 @@ class Person:
 def role_label(role: str | None) -> str:
     label = ROLE_LABELS.get(role or "")
     return str(label) if label is not None else (role or "")
-
-
-def local_date(day: date) -> str:
-    """A calendar date in the user's locale with a four-digit year (web/i18n.py decides the
-    pattern when it offers one)."""
-    helper = getattr(i18n, "local_date", None)
-    if helper is not None:
-        return str(helper(day))
-    return format_date(day, "dd.MM.yyyy")
 
 
 class People:
@@ -235,7 +224,7 @@ def value_text(
             except ValueError:
                 return value
             if instant.tzinfo is None:
-                instant = instant.replace(tzinfo=i18n_zone())
+                instant = instant.replace(tzinfo=LOCAL_ZONE)
             return local_time(instant)
         if DATE.match(value):
             try:
@@ -256,10 +245,6 @@ def value_text(
 
 def format_number(value: int | float) -> str:
     return str(format_decimal(value))
-
-
-def i18n_zone() -> ZoneInfo:
-    return ZoneInfo(i18n.TIMEZONE)
 
 
 def _forms_in_order(definition: Any) -> list[str]:

@@ -14,15 +14,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 from flask_babel import gettext
 
 from engine.errors import DataRejected, FieldProblem, ValidationFailed
+from engine.forms import DEFAULT_MAX_LENGTH, INPUT_TYPES
 
-INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime"}
-LOCAL_ZONE = ZoneInfo("Asia/Almaty")
+from .i18n import LOCAL_ZONE
 
 
 @dataclass
@@ -119,7 +118,7 @@ def raw_values(fields: list[FormField], form: Any) -> dict[str, Any]:
         if f.type == "checkbox":
             out[f.key] = form.get(f.key) in ("on", "true", "1")
         elif form.get(f.key) is not None:
-            out[f.key] = str(form.get(f.key))[:20000]
+            out[f.key] = str(form.get(f.key))[:DEFAULT_MAX_LENGTH]
     return out
 
 

@@ -19,6 +19,8 @@ from engine.runtime import (
     MAX_MESSAGE_NAME,
 )
 
+from .ids import PROCEDURE_ID, TASK_ID
+
 #: statuses every authenticated operation may answer besides its own
 _WORDS = {
     400: "The request is not understood: the body is not a JSON object, or a query parameter "
@@ -95,8 +97,9 @@ def _task_action(
 
 
 _ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
-_PROCEDURE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$"
-_TASK_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# the shapes the URL converters accept (web/ids.py), anchored as JSON Schema wants them
+_PROCEDURE_PATTERN = f"^{PROCEDURE_ID.pattern}$"
+_TASK_PATTERN = f"^{TASK_ID.pattern}$"
 _DATA_KEY_PATTERN = rf"^[A-Za-z][A-Za-z0-9_]{{0,{case_data.MAX_KEY - 1}}}$"
 
 TASK: dict[str, Any] = {

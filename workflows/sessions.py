@@ -33,7 +33,7 @@ from engine.fastsql import Prepared
 from engine.models import as_utc
 
 from .models import Office, SignInFailure, UserAccount, UserSession
-from .users import User, user_from_row
+from .users import USER_COLUMNS, User, user_from_row
 
 SESSION_ABSOLUTE = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
@@ -62,14 +62,7 @@ _BY_SID = Prepared(
         session_table.c.last_seen_at,
         session_table.c.expires_at,
         session_table.c.revoked_at,
-        users_table.c.id,
-        users_table.c.login,
-        users_table.c.name,
-        users_table.c.office_code,
-        office_table.c.level.label("office_level"),
-        users_table.c.roles,
-        users_table.c.locale,
-        users_table.c.active,
+        *USER_COLUMNS,
     )
     .join(users_table, users_table.c.id == session_table.c.user_id)
     .join(office_table, office_table.c.code == users_table.c.office_code)

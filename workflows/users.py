@@ -73,7 +73,8 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_USERS = select(
+#: what `user_from_row` reads: the account and its office's level (join `office_table`)
+USER_COLUMNS = (
     users_table.c.id,
     users_table.c.login,
     users_table.c.name,
@@ -82,7 +83,8 @@ _USERS = select(
     users_table.c.roles,
     users_table.c.locale,
     users_table.c.active,
-).join(office_table, office_table.c.code == users_table.c.office_code)
+)
+_USERS = select(*USER_COLUMNS).join(office_table, office_table.c.code == users_table.c.office_code)
 #: every API call asks this: one prepared statement, no ORM
 _BY_TOKEN = Prepared(
     _USERS.add_columns(users_table.c.token_expires_at).where(
