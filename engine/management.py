@@ -21,6 +21,7 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, insert, or_, select, update
 
+from .audit_search import mark_breached, mark_incident
 from .clock import FakeClock
 from .errors import Busy, EngineError, NotFound
 from .history import PendingEvent, append_case_event, write_checkpoint
@@ -228,6 +229,8 @@ class ManagementService:
             if row["state"] != "ready" or row[column] is not None:
                 return False  # completed meanwhile, or marked by another worker
             conn.execute(update(task_table).where(c.task_guid == task_guid).values({column: now}))
+            if event_type == "deadline_breached":  # the case is found by "a deadline breached"
+                mark_breached(conn, instance_id, now)
             append_case_event(
                 conn,
                 instance_id,
@@ -291,6 +294,7 @@ class ManagementService:
                     )
                 else:
                     conn.execute(update(incident_table).where(c.id == open_id).values(message=text))
+                mark_incident(conn, row.instance_id, now)
         except Exception:  # the round goes on; the row stays due and is tried next round
             log.exception(
                 "case %s: postponing the %s %s failed", row.instance_id, row.kind, row.name

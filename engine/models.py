@@ -106,8 +106,29 @@ class ProcessInstance(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: first deadline breach and first incident recorded for the case (engine/audit_search.py)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
+
+
+# audit search (engine/audit_search.py, migration 0006): newest first, in a scope, or flagged
+Index("ix_instance_created", ProcessInstance.created_at, ProcessInstance.id)
+Index(
+    "ix_instance_office_created",
+    ProcessInstance.office_code,
+    ProcessInstance.created_at,
+    ProcessInstance.id,
+)
+for _flag in ("breached_at", "incident_at"):
+    Index(
+        f"ix_instance_{_flag[:-3]}",
+        ProcessInstance.created_at,
+        ProcessInstance.id,
+        sqlite_where=text(f"{_flag} IS NOT NULL"),
+        postgresql_where=text(f"{_flag} IS NOT NULL"),
+    )
 
 
 class HumanTask(Base):

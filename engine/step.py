@@ -29,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, insert, select, update
 
 from . import statements as sql
+from .audit_search import mark_incident
 from .clock import Clock, using_clock
 from .data import check_data
 from .db import Database
@@ -609,6 +610,7 @@ class StepRunner:
             conn.execute(
                 update(incident_table).where(incident_table.c.id == open_id).values(message=message)
             )
+        mark_incident(conn, ctx.instance_id, ctx.now)  # the case is found by "had an incident"
 
     def _resolve_incidents(self, conn: Connection, ctx: StepContext, guid: str) -> None:
         conn.execute(
@@ -660,6 +662,7 @@ def record_incident(
                 created_at=now,
             )
         )
+        mark_incident(conn, instance_id, now)
 
 
 OPEN_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED

@@ -1,0 +1,202 @@
+"""Finding cases for an audit: by procedure, version, office, start-data values, words of a
+person's name, dates, status, and two facts of the case's history kept as columns of its row.
+
+`process_instance.breached_at` is the first instant a deadline of the case was recorded as
+breached (the `deadline_breached` event), `incident_at` the first instant an incident was
+recorded for it. Both are set in the transaction that records the breach or the incident
+(`mark_breached`, `mark_incident`, called by engine/management.py and engine/step.py) and were
+backfilled by migration 0006; partial indexes on them make "cases with a breach" a walk over
+those cases only, newest first, instead of a probe of every case's tasks and incidents.
+
+No workflow is restored: a result page is one indexed query for the page and one capped count,
+then one query for the start-data values of the page's cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, false, func, select, update
+
+from .db import Database
+from .models import CaseAttribute, CaseTerm, ProcessInstance, as_utc
+from .search import PREFIX_END, query_words
+
+instance_table = ProcessInstance.__table__
+attribute_table = CaseAttribute.__table__
+term_table = CaseTerm.__table__
+
+BREACHED_AT = instance_table.c.breached_at
+INCIDENT_AT = instance_table.c.incident_at
+
+
+def mark_breached(conn: Connection, instance_id: int | None, now: datetime) -> None:
+    """Remember that the case had a deadline breached (the first instant is kept)."""
+    _mark(conn, instance_id, "breached_at", now)
+
+
+def mark_incident(conn: Connection, instance_id: int | None, now: datetime) -> None:
+    """Remember that the case had an incident (the first instant is kept)."""
+    _mark(conn, instance_id, "incident_at", now)
+
+
+def _mark(conn: Connection, instance_id: int | None, name: str, now: datetime) -> None:
+    if instance_id is None:
+        return  # a failure before the case existed (a start that failed): no case to mark
+    c = instance_table.c
+    conn.execute(
+        update(instance_table).where(c.id == instance_id, c[name].is_(None)).values({name: now})
+    )
+
+
+@dataclass
+class CaseQuery:
+    """What an auditor looks for; every given field narrows the result.
+
+    `offices`: the offices whose cases may be shown (the caller's scope), None for every case.
+    `attributes`: exact start-data values (e.g. {"institution": "UK-161-2"}).
+    `text`: words that must each begin a word of the case's start data (a person's name), or a
+    case number when it is all digits.
+    """
+
+    offices: Sequence[str] | None = None
+    process_id: str | None = None
+    version: int | None = None
+    office_code: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
+    started_from: datetime | None = None  # inclusive
+    started_before: datetime | None = None  # exclusive
+    status: str | None = None
+    breached: bool = False
+    incident: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass
+class CaseHit:
+    id: int
+    process_id: str
+    version: int
+    status: str
+    office_code: str | None
+    started_by: str
+    created_at: datetime
+    completed_at: datetime | None
+    breached_at: datetime | None
+    incident_at: datetime | None
+    values: dict[str, str] = field(default_factory=dict)  # start-data values by name
+
+
+_COLUMNS = (
+    instance_table.c.id,
+    instance_table.c.process_id,
+    instance_table.c.version,
+    instance_table.c.status,
+    instance_table.c.office_code,
+    instance_table.c.started_by,
+    instance_table.c.created_at,
+    instance_table.c.completed_at,
+    BREACHED_AT,
+    INCIDENT_AT,
+)
+
+
+class CaseSearch:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _where(self, query: CaseQuery) -> Any:
+        c = instance_table.c
+        stmt = select(*_COLUMNS).select_from(instance_table)
+        if query.offices is not None:
+            stmt = stmt.where(c.office_code.in_(list(query.offices)))
+        if query.office_code:
+            stmt = stmt.where(c.office_code == query.office_code)
+        if query.process_id:
+            stmt = stmt.where(c.process_id == query.process_id)
+        if query.version is not None:
+            stmt = stmt.where(c.version == query.version)
+        if query.status:
+            stmt = stmt.where(c.status == query.status)
+        if query.started_from is not None:
+            stmt = stmt.where(c.created_at >= query.started_from)
+        if query.started_before is not None:
+            stmt = stmt.where(c.created_at < query.started_before)
+        if query.breached:
+            stmt = stmt.where(BREACHED_AT.is_not(None))
+        if query.incident:
+            stmt = stmt.where(INCIDENT_AT.is_not(None))
+        a, t = attribute_table.c, term_table.c
+        for name, value in query.attributes.items():
+            stmt = stmt.where(
+                c.id.in_(select(a.instance_id).where(a.name == name, a.value == value))
+            )
+        text = (query.text or "").strip()
+        if text.isdigit():  # a case number, or a document number given whole
+            number = int(text) if len(text) <= 18 else -1
+            stmt = stmt.where(
+                (c.id == number) | c.id.in_(select(a.instance_id).where(a.value == text))
+            )
+        elif text:
+            terms = query_words(text)
+            if not terms:
+                stmt = stmt.where(false())
+            for word in terms:  # every word begins a word of the case's data (engine/search.py)
+                stmt = stmt.where(
+                    c.id.in_(
+                        select(t.instance_id).where(t.term >= word, t.term < word + PREFIX_END)
+                    )
+                )
+        return stmt
+
+    def find(self, query: CaseQuery) -> list[CaseHit]:
+        """A page of cases, newest first, each with its start-data values."""
+        c = instance_table.c
+        stmt = (
+            self._where(query)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        with self.db.read() as conn:
+            hits = [
+                CaseHit(
+                    **{
+                        **row,
+                        "created_at": as_utc(row["created_at"]),
+                        "completed_at": as_utc(row["completed_at"]),
+                        "breached_at": as_utc(row["breached_at"]),
+                        "incident_at": as_utc(row["incident_at"]),
+                    }
+                )
+                for row in conn.execute(stmt).mappings()
+            ]
+            if hits:
+                a = attribute_table.c
+                by_id = {h.id: h for h in hits}
+                values = select(a.instance_id, a.name, a.value).where(
+                    a.instance_id.in_(list(by_id))
+                )
+                for instance_id, name, value in conn.execute(values):
+                    by_id[instance_id].values.setdefault(name, value)
+        return hits
+
+    def count(self, query: CaseQuery, cap: int | None = None) -> int:
+        """How many cases match; with `cap`, counting stops there (a page says "1000+")."""
+        matching = self._where(query).with_only_columns(instance_table.c.id)
+        if cap is not None:
+            matching = matching.limit(cap)
+        with self.db.read() as conn:
+            return conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+
+    def versions(self) -> list[tuple[str, int]]:
+        """(procedure, version) pairs that have cases, for the search form's choices."""
+        c = instance_table.c
+        stmt = select(c.process_id, c.version).distinct().order_by(c.process_id, c.version)
+        with self.db.read() as conn:
+            return [(p, int(v)) for p, v in conn.execute(stmt)]
