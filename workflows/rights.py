@@ -26,6 +26,10 @@ The rules:
 - reassign (bulk): heads only, tasks of their own office only, each to a fitting delegate; all
   or nothing.
 - start: a starting role (prosecutor, head), and the case's office within the user's scope.
+- send a message to waiting cases (API): a case-working role (prosecutor, head) within the scope;
+  so, with the rules above, nothing an auditor can do writes to a case.
+- trace a case (the auditor's timeline, its verification and export): an auditor or a head,
+  within their scope; verification of the whole history: auditors and administrators.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ Kind = Literal["hidden", "forbidden", "invalid", "conflict"]
 STATUS: dict[str, int] = {"hidden": 404, "forbidden": 403, "invalid": 422, "conflict": 409}
 #: when a batch is refused for several reasons, the door answers with the gravest
 GRAVITY: tuple[str, ...] = ("forbidden", "hidden", "conflict", "invalid")
+#: who reads a case's trace, and who sees and runs the verification of the whole history
+TRACE_ROLES = ("auditor", "head")
+VERIFY_ROLES = ("auditor", "admin")
 
 
 @dataclass(frozen=True)
@@ -284,6 +291,31 @@ class Rights:
             if unfit is not None:
                 refusals.append(unfit)
         return refusals
+
+    # -- messages and the auditor's views ---------------------------------------------------
+
+    def may_trace(self, user: User, instance_id: int, office_code: str | None) -> Refusal | None:
+        """The trace shows every event, hash and deadline of a case: auditors and heads, within
+        their scope (out of scope: the same 404 as a missing case)."""
+        if not user.has_role(*TRACE_ROLES):
+            return Refusal(
+                "forbidden",
+                "no_trace_role",
+                "only auditors and heads of office read a case's trace",
+            )
+        if not can_see_office(self.directory, user, office_code):
+            return case_missing(instance_id)
+        return None
+
+    def may_see_verification(self, user: User) -> Refusal | None:
+        """The whole history's verification (results and checkpoints, no case data)."""
+        if not user.has_role(*VERIFY_ROLES):
+            return Refusal(
+                "forbidden",
+                "no_verify_role",
+                "only auditors and administrators see and run the history's verification",
+            )
+        return None
 
     # -- starting a case --------------------------------------------------------------------
 
