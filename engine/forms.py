@@ -6,7 +6,9 @@ everywhere. Submissions are JSON values (the web layer turns what a browser send
 values first).
 
 Supported fields: textfield, textarea (text), number, checkbox, select, radio, datetime
-(subtype ``date``: ``YYYY-MM-DD``; ``datetime``: an ISO instant with its UTC offset), also inside
+(subtype ``date``: ``YYYY-MM-DD``; ``datetime``: an ISO instant with its UTC offset), filepicker
+(``multiple``: uploads ``{"name", "content_type", "content_base64"}``, checked and stored by
+engine/attachments.py; the case data keeps only each file's reference), also inside
 ``group`` components. Rules: ``validate.required``, ``min``, ``max``, ``minLength``,
 ``maxLength``, ``pattern`` (whole value), ``decimalDigits: 0`` for whole numbers, and
 ``conditional.hide`` with a small FEEL subset (see `compile_condition`). Text without a
@@ -27,11 +29,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from .attachments import MAX_STEP_BYTES, PendingFile, decode_uploads
 from .data import KEY_PATTERN
 from .errors import DataRejected, FieldProblem, ModelError, ValidationFailed
 
 DEFAULT_MAX_LENGTH = 20_000
-INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio", "datetime"}
+INPUT_TYPES = {
+    "textfield",
+    "textarea",
+    "number",
+    "checkbox",
+    "select",
+    "radio",
+    "datetime",
+    "filepicker",
+}
 TEXT_TYPES = {"textfield", "textarea"}
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -201,6 +213,7 @@ class Field:
     pattern: re.Pattern[str] | None = None
     whole: bool = False
     hide: Condition | None = None
+    multiple: bool = False
 
 
 def _number(value: Any) -> float | None:
@@ -258,6 +271,7 @@ def _field(c: dict[str, Any], name: str) -> Field:
         pattern=pattern,
         whole=decimals == 0,
         hide=hide,
+        multiple=bool(c.get("multiple")),
     )
 
 
@@ -291,7 +305,16 @@ class Form:
         """The cleaned values of `submission` (absent checkboxes false, hidden and empty
         optional fields left out), or `ValidationFailed` naming every broken field.
 
-        `context` is the case data the form's conditions see besides the submitted values."""
+        `context` is the case data the form's conditions see besides the submitted values.
+        A file field's value is the list of its files' references; the files themselves are
+        only stored by a step, which calls `clean` instead."""
+        return self.clean(submission, context)[0]
+
+    def clean(
+        self, submission: Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[PendingFile]]:
+        """`validate`, also returning the checked files the step must store
+        (engine/attachments.py `store_files`) in the same transaction."""
         if not isinstance(submission, dict):
             raise DataRejected("the data must be a JSON object")
         problems: dict[str, FieldProblem] = {}
@@ -316,10 +339,27 @@ class Form:
         if self.conditional:
             scope = {**(context or {}), **submission}
         cleaned: dict[str, Any] = {}
+        files: list[PendingFile] = []
+        budget = MAX_STEP_BYTES
         for field in self.inputs:
             if field.hide is not None and field.hide(scope) is True:
                 continue
             value = submission.get(field.key)
+            if field.type == "filepicker":
+                if value is None or value == [] or value == "":
+                    if field.required:
+                        problems[field.key] = FieldProblem(
+                            "file_required", "attach at least one file"
+                        )
+                    continue
+                decoded = decode_uploads(field.key, value, multiple=field.multiple, budget=budget)
+                if isinstance(decoded, FieldProblem):
+                    problems[field.key] = decoded
+                else:
+                    budget -= sum(f.size for f in decoded)
+                    files.extend(decoded)
+                    cleaned[field.key] = [f.ref() for f in decoded]
+                continue
             if field.type == "checkbox":
                 if value is None:
                     cleaned[field.key] = False
@@ -341,7 +381,7 @@ class Form:
                 cleaned[field.key] = value
         if problems:
             raise ValidationFailed(problems)
-        return cleaned
+        return cleaned, files
 
 
 def _shown(key: Any) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -285,6 +286,27 @@ class AuditChain(Base):
     chain: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Attachment(Base):
+    """A file attached to a case by a step (engine/attachments.py); the case data and the
+    step's audit event hold its reference with the SHA-256 the content is checked against."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_instance", "instance_id", "uploaded_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str | None] = mapped_column(String(36))  # None: attached at the start
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditCheckpoint(Base):

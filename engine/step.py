@@ -29,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, insert, select, update
 
 from . import statements as sql
+from .attachments import store_files
 from .audit_search import mark_incident
 from .clock import Clock, using_clock
 from .data import check_data
@@ -173,8 +174,9 @@ class StepRunner:
     ) -> int:
         now = self.clock.now()
         rules = definition.start_rules()
+        files: list[Any] = []
         if rules is not None:  # a version with a start form takes exactly what it offers
-            data = rules.validate(data)
+            data, files = rules.clean(data)
         check_data(data, what="start data")
         data = {k: v for k, v in data.items() if k != "case_id"}  # the engine sets it below
         with using_clock(self.clock):
@@ -208,6 +210,10 @@ class StepRunner:
                     ),
                 ).id
                 start_task.data["case_id"] = instance_id  # models may refer to their case
+                # files of the start form: stored in this transaction, referenced in the data
+                store_files(
+                    conn, instance_id, files, task_guid=None, task_name=None, actor=actor, now=now
+                )
                 attributes = _attributes(instance_id, data, self.case_attributes)
                 if attributes:
                     sql.INSERT_ATTRIBUTES.many(conn, attributes)

@@ -18,6 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, Select, false, func, or_, select, update
 
 from . import statements as sql
+from .attachments import store_files
 from .data import check_data
 from .errors import ConflictError, InvalidOperation, NotFound
 from .forms import NO_FORM
@@ -315,8 +316,18 @@ class TaskService:
             if task is None or task.state != TaskState.READY:
                 raise self._already_done(ctx.conn, task_guid)
             rules = ctx.definition.form_rules(form_path(task.task_spec)) or NO_FORM
-            values = rules.validate(data, task.data)
+            values, files = rules.clean(data, task.data)
             check_data(values)  # no NUL, lone surrogate or other value the stores refuse
+            # attached files go in this step's transaction: a failing step keeps none of them
+            store_files(
+                ctx.conn,
+                ctx.instance_id,
+                files,
+                task_guid=task_guid,
+                task_name=task.task_spec.bpmn_id,
+                actor=actor,
+                now=ctx.now,
+            )
             if row.assignee is None:
                 # Completing an unclaimed task claims it first, in the same step: the file then
                 # says who took the task up, whatever door (page, API, CLI) it was done from.
