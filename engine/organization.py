@@ -8,6 +8,9 @@ from typing import Any, NamedTuple, Protocol
 class Assignment(NamedTuple):
     role: str | None
     office_code: str | None
+    #: a person the task goes to at once (e.g. the officer responsible for the case's region);
+    #: None: the task waits in the office's queue for the role
+    assignee: str | None = None
 
 
 class Organization(Protocol):

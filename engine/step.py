@@ -456,7 +456,7 @@ class StepRunner:
                     "lane": lane,
                     "role": assignment.role,
                     "office_code": assignment.office_code,
-                    "assignee": None,
+                    "assignee": assignment.assignee,
                     "form": form_path(spec),
                     "created_at": ctx.now,
                     "due_at": due,
@@ -472,6 +472,7 @@ class StepRunner:
                     "title": spec.bpmn_name,
                     "role": assignment.role,
                     "office_code": assignment.office_code,
+                    "assignee": assignment.assignee,
                     "due_at": due.isoformat() if due else None,
                 },
             )
@@ -707,8 +708,9 @@ def _assignment(spec: Any, by_lane: Assignment) -> Assignment:
     """
     props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
     role = props.get("role")
-    if isinstance(role, str) and role.strip():
-        return by_lane._replace(role=role.strip())
+    if isinstance(role, str) and role.strip() and role.strip() != by_lane.role:
+        # the person chosen for the lane's role is not the one for another role
+        return by_lane._replace(role=role.strip(), assignee=None)
     return by_lane
 
 

@@ -18,7 +18,7 @@ from engine.engine import Engine
 from engine.models import HumanTask, ProcessInstance
 from engine.tasks import TaskQuery
 
-from .demo_org import DEMO_PASSWORD, INSTITUTIONS, OFFICES, demo_users
+from .demo_org import DEMO_PASSWORD, INSTITUTIONS, OFFICES, demo_users, seed_directory
 from .models import Institution, Office
 from .users import UserDirectory, hash_password
 
@@ -61,6 +61,7 @@ def seed_organization(engine: Engine) -> dict[str, int]:
     for user in demo_users():
         if directory.upsert(password_hash=password_hash, now=now, **user):  # type: ignore[arg-type]
             created["users"] += 1
+    seed_directory(engine.db)  # bodies, supervising offices, zonal officers (demo_org.py)
     return created
 
 

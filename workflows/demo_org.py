@@ -186,6 +186,15 @@ INSTITUTIONS: list[tuple[str, str, str, bool, str, str, str]] = [
         "Astana garrison guardhouse",
     ),
     (
+        "UK-159-1",
+        "colony",
+        "KRG-KAR",
+        False,
+        "Учреждение АК-159/1 (город Караганда, областной центр)",
+        "АК-159/1 мекемесі (Қарағанды қаласы, облыс орталығы)",
+        "Institution AK-159/1 (Karaganda, the regional centre)",
+    ),
+    (
         "SIZO-NSC-AST",
         "sizo",
         "AST-ESL",
@@ -195,6 +204,104 @@ INSTITUTIONS: list[tuple[str, str, str, bool, str, str, str]] = [
         "NSC pre-trial detention facility, Astana",
     ),
 ]
+
+#: institutions in a regional centre that the regional office supervises itself (¶10.10)
+SUPERVISING_OFFICES: dict[str, str] = {"UK-159-1": "KRG-OBL"}
+
+# code, level (central | regional | local), office of its territory, ru, kk, en
+BODIES: list[tuple[str, str, str, str, str, str]] = [
+    (
+        "KUIS-MVD",
+        "central",
+        "GP",
+        "Комитет уголовно-исполнительной системы МВД Республики Казахстан",
+        "ҚР ІІМ Қылмыстық-атқару жүйесі комитеті",
+        "Penal Enforcement Committee of the Ministry of Internal Affairs",
+    ),
+    (
+        "MIN-DEF",
+        "central",
+        "GP",
+        "Министерство обороны Республики Казахстан",
+        "Қазақстан Республикасының Қорғаныс министрлігі",
+        "Ministry of Defence",
+    ),
+    (
+        "DUIS-ALM",
+        "regional",
+        "ALM-OBL",
+        "Департамент уголовно-исполнительной системы по Алматинской области",
+        "Алматы облысы бойынша қылмыстық-атқару жүйесі департаменті",
+        "Penal Enforcement Department for Almaty Region",
+    ),
+    (
+        "DUIS-KRG",
+        "regional",
+        "KRG-OBL",
+        "Департамент уголовно-исполнительной системы по Карагандинской области",
+        "Қарағанды облысы бойынша қылмыстық-атқару жүйесі департаменті",
+        "Penal Enforcement Department for Karaganda Region",
+    ),
+    (
+        "DP-AST",
+        "regional",
+        "AST-CITY",
+        "Департамент полиции города Астаны",
+        "Астана қаласының полиция департаменті",
+        "Astana City Police Department",
+    ),
+    (
+        "RK-ASTANA",
+        "regional",
+        "MIL",
+        "Региональное командование «Астана» Сухопутных войск",
+        "Құрлық әскерлерінің «Астана» өңірлік қолбасшылығы",
+        "Regional Command Astana of the Land Forces",
+    ),
+    (
+        "ADM-LA-155-2",
+        "local",
+        "ALM-TLG",
+        "Администрация учреждения ЛА-155/2",
+        "ЛА-155/2 мекемесінің әкімшілігі",
+        "Administration of institution LA-155/2",
+    ),
+    (
+        "AKIMAT-TLG",
+        "local",
+        "ALM-TLG",
+        "Акимат Талгарского района",
+        "Талғар ауданының әкімдігі",
+        "Talgar District Akimat",
+    ),
+    (
+        "ADM-AK-159-11",
+        "local",
+        "KRG-KAR",
+        "Администрация учреждения АК-159/11",
+        "АК-159/11 мекемесінің әкімшілігі",
+        "Administration of institution AK-159/11",
+    ),
+    (
+        "ADM-AK-159-21",
+        "local",
+        "KRG-ZHZ",
+        "Администрация учреждения АК-159/21",
+        "АК-159/21 мекемесінің әкімшілігі",
+        "Administration of institution AK-159/21",
+    ),
+    (
+        "ADM-AK-159-30",
+        "local",
+        "KRG-ZHZ",
+        "Администрация учреждения АК-159/30",
+        "АК-159/30 мекемесінің әкімшілігі",
+        "Administration of institution AK-159/30",
+    ),
+]
+
+#: GP officers responsible for a region (¶9.1): region office -> login (a GP prosecutor)
+ZONAL_OFFICERS: dict[str, str] = {"KRG-OBL": "gp.krg"}
 
 #: the prefix of each office's demo logins (`tlg.prosecutor`, `tlg.head`, ...)
 LOGIN_PREFIX = {
@@ -265,6 +372,15 @@ def demo_users() -> list[dict[str, object]]:
                     "roles": [role],
                 }
             )
+        if code == "GP":  # the officer who watches Karaganda region (ZONAL_OFFICERS)
+            users.append(
+                {
+                    "login": "gp.krg",
+                    "name": "Абдрахманов Ерлан",
+                    "office_code": code,
+                    "roles": ["prosecutor"],
+                }
+            )
         if level == "district":
             users.append(
                 {
@@ -275,3 +391,41 @@ def demo_users() -> list[dict[str, object]]:
                 }
             )
     return users
+
+
+def seed_directory(db: object) -> int:
+    """The demo's bodies, supervising offices (¶10.10) and zonal officers (¶9.1): only what is
+    missing is added, so a re-run changes nothing. Runs after the offices, institutions and
+    users exist (the rows refer to them). Returns how many rows were written."""
+    from sqlalchemy import insert, select, update
+
+    from .models import Body, Institution, ZonalOfficer
+
+    body, institution, zonal = Body.__table__, Institution.__table__, ZonalOfficer.__table__
+    written = 0
+    with db.write() as conn:  # type: ignore[attr-defined]
+        known = set(conn.execute(select(body.c.code)).scalars())
+        for code, level, office, ru, kk, en in BODIES:
+            if code not in known:
+                conn.execute(
+                    insert(body).values(
+                        code=code,
+                        name=ru,
+                        names={"ru": ru, "kk": kk, "en": en},
+                        level=level,
+                        office_code=office,
+                    )
+                )
+                written += 1
+        for code, office in SUPERVISING_OFFICES.items():
+            written += conn.execute(
+                update(institution)
+                .where(institution.c.code == code, institution.c.supervising_office_code.is_(None))
+                .values(supervising_office_code=office)
+            ).rowcount
+        known = set(conn.execute(select(zonal.c.region_code)).scalars())
+        for region, login in ZONAL_OFFICERS.items():
+            if region not in known:
+                conn.execute(insert(zonal).values(region_code=region, login=login))
+                written += 1
+    return written

@@ -45,6 +45,34 @@ class Institution(DomainBase):
     kind: Mapped[str] = mapped_column(String(30))  # colony | sizo | guardhouse | ...
     district_office_code: Mapped[str] = mapped_column(ForeignKey("office.code"))
     remote: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a regional office that supervises it instead of the district (¶10.10: an institution in
+    #: the regional centre); NULL: its district office supervises it
+    supervising_office_code: Mapped[str | None] = mapped_column(
+        ForeignKey("office.code"), nullable=True
+    )
+
+
+class Body(DomainBase):
+    """An addressee of acts: a central state body, a regional territorial body or a local
+    one, with the prosecutor's office of its territory (the directory decides an act's route,
+    ¶12, ¶14)."""
+
+    __tablename__ = "body"
+
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    level: Mapped[str] = mapped_column(String(20))  # central | regional | local
+    office_code: Mapped[str] = mapped_column(ForeignKey("office.code"))
+
+
+class ZonalOfficer(DomainBase):
+    """The GP officer who watches a region (¶9.1 zonal-subject principle): one per region."""
+
+    __tablename__ = "zonal_officer"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("office.code"), primary_key=True)
+    login: Mapped[str] = mapped_column(ForeignKey("user_account.login"))
 
 
 class UserAccount(DomainBase):

@@ -2,7 +2,13 @@
 
 A case's offices come from its institution (the district office whose territory it is in, that
 office's regional office, GP) or, for acts, from the office of origin. Lanes in the diagrams use
-the names in `LANES`; a task is offered to every holder of the role in the resolved office.
+the names in `LANES`; a task is offered to every holder of the role in the resolved office —
+except a GP prosecutor's task of a case in a region that has a zonal officer (¶9.1: each GP
+officer watches certain regions): it is assigned to that officer at once.
+
+The directory also holds the addressees of acts (`Body`: central, regional territorial or local
+bodies with the prosecutor's office of their territory) and an institution's supervising office
+when a regional office supervises it instead of the district (¶10.10).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from engine.db import Database
 from engine.errors import FieldProblem, ValidationFailed
 from engine.organization import Assignment
 
-from .models import Institution, Office
+from .models import Body, Institution, Office, UserAccount, ZonalOfficer
 
 #: lane name -> (role, where): where is an office level relative to the case, or "data:<key>"
 LANES: dict[str, tuple[str, str]] = {
@@ -31,7 +37,11 @@ LANES: dict[str, tuple[str, str]] = {
     "handling office": ("prosecutor", "data:handling_office"),
     "reviewing head": ("head", "data:review_office"),
     "author": ("prosecutor", "data:origin_office"),
+    "supervising office": ("prosecutor", "data:supervising_office"),
 }
+
+#: a body's level -> the addressee level act_routing's route table takes (¶12, ¶14)
+BODY_LEVELS: dict[str, str] = {"central": "central", "regional": "regional", "local": "district"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,28 @@ class InstitutionInfo:
     district_office_code: str
     remote: bool
     names: dict[str, str] | None = None  # translations by locale
+    #: a regional office supervising it instead of the district office (¶10.10)
+    supervising_office_code: str | None = None
+
+    @property
+    def supervising_office(self) -> str:
+        """The office that checks it: the regional office named by ¶10.10, else the district."""
+        return self.supervising_office_code or self.district_office_code
+
+
+@dataclass(frozen=True)
+class BodyInfo:
+    """An addressee of acts: its level (central | regional | local) decides the route."""
+
+    code: str
+    name: str
+    level: str
+    office_code: str
+    names: dict[str, str] | None = None  # translations by locale
+
+    @property
+    def addressee_level(self) -> str:
+        return BODY_LEVELS[self.level]
 
 
 class OrganizationDirectory:
@@ -63,10 +95,13 @@ class OrganizationDirectory:
         self._loaded_at = 0.0
         self._offices: dict[str, OfficeInfo] = {}
         self._institutions: dict[str, InstitutionInfo] = {}
+        self._bodies: dict[str, BodyInfo] = {}
+        self._zonal: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        o, i = Office.__table__, Institution.__table__
+        o, i, b = Office.__table__, Institution.__table__, Body.__table__
+        z, u = ZonalOfficer.__table__, UserAccount.__table__
         with self.db.read() as conn:
             offices = {
                 r.code: OfficeInfo(
@@ -78,7 +113,13 @@ class OrganizationDirectory:
             }
             institutions = {
                 r.code: InstitutionInfo(
-                    r.code, r.name, r.kind, r.district_office_code, r.remote, dict(r.names or {})
+                    r.code,
+                    r.name,
+                    r.kind,
+                    r.district_office_code,
+                    r.remote,
+                    dict(r.names or {}),
+                    r.supervising_office_code,
                 )
                 for r in conn.execute(
                     select(
@@ -88,11 +129,33 @@ class OrganizationDirectory:
                         i.c.district_office_code,
                         i.c.remote,
                         i.c.names,
+                        i.c.supervising_office_code,
                     )
                 )
             }
+            bodies = {
+                r.code: BodyInfo(r.code, r.name, r.level, r.office_code, dict(r.names or {}))
+                for r in conn.execute(
+                    select(b.c.code, b.c.name, b.c.level, b.c.office_code, b.c.names)
+                )
+                if r.level in BODY_LEVELS
+            }
+            # a zonal officer counts only while an active prosecutor of a GP-level office
+            zonal = {
+                r.region_code: r.login
+                for r in conn.execute(
+                    select(z.c.region_code, z.c.login, u.c.roles, u.c.active, u.c.office_code).join(
+                        u, u.c.login == z.c.login
+                    )
+                )
+                if r.active
+                and "prosecutor" in (r.roles or [])
+                and r.office_code in offices
+                and offices[r.office_code].level == "gp"
+            }
         with self._lock:
             self._offices, self._institutions = offices, institutions
+            self._bodies, self._zonal = bodies, zonal
             self._loaded_at = time.monotonic()
 
     def _fresh(self) -> None:
@@ -114,6 +177,21 @@ class OrganizationDirectory:
     def institutions(self) -> list[InstitutionInfo]:
         self._fresh()
         return list(self._institutions.values())
+
+    def body(self, code: str | None) -> BodyInfo | None:
+        self._fresh()
+        return self._bodies.get(code or "")
+
+    def bodies(self) -> list[BodyInfo]:
+        """Every addressee, central first, then regional, then local, by name."""
+        self._fresh()
+        order = {"central": 0, "regional": 1, "local": 2}
+        return sorted(self._bodies.values(), key=lambda b: (order[b.level], b.name))
+
+    def zonal_officer(self, region_code: str | None) -> str | None:
+        """The login of the GP officer responsible for the region (¶9.1), if one is named."""
+        self._fresh()
+        return self._zonal.get(region_code or "")
 
     def ancestor(self, code: str | None, level: str) -> str | None:
         """The office of `level` above (or at) `code`: district -> regional -> gp."""
@@ -164,8 +242,20 @@ class ProsecutorsOrganization:
         role, where = LANES.get(lane, (lane, "district"))
         if where.startswith("data:"):
             value = data.get(where[5:])
-            return Assignment(role, value if isinstance(value, str) else None)
-        return Assignment(role, self.office_at(data, where))
+            office = value if isinstance(value, str) else None
+        else:
+            office = self.office_at(data, where)
+        return Assignment(role, office, self.zonal_assignee(role, office, data))
+
+    def zonal_assignee(
+        self, role: str | None, office: str | None, data: dict[str, Any]
+    ) -> str | None:
+        """A GP prosecutor's task goes to the officer responsible for the case's region (¶9.1
+        zonal-subject principle), when the organisation names one; else to the GP queue."""
+        info = self.directory.office(office)
+        if role != "prosecutor" or info is None or info.level != "gp":
+            return None
+        return self.directory.zonal_officer(self.office_at(data, "regional"))
 
     def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
         return self.base_office(data)
@@ -190,6 +280,12 @@ class ProsecutorsOrganization:
         if institution is not None:
             facts["institution_name"] = institution.name
             facts["institution_remote"] = institution.remote
+            facts["supervising_office"] = institution.supervising_office
+        if "addressee" in data:
+            body = self.directory.body(data.get("addressee"))
+            if body is None:
+                raise ValidationFailed({"addressee": unknown_body()})
+            facts.update(addressee_facts(body))
         base = self.base_office(data)
         if base is not None:
             for level in ("district", "regional", "gp"):
@@ -197,3 +293,36 @@ class ProsecutorsOrganization:
                 if code is not None:
                     facts[f"{level}_office"] = code
         return facts
+
+
+def unknown_body() -> FieldProblem:
+    return FieldProblem(
+        "unknown_body", "no body has this code; choose the addressee from the directory"
+    )
+
+
+def addressee_facts(body: BodyInfo) -> dict[str, Any]:
+    """What a model knows of an addressee chosen from the directory: the directory, not the
+    payload, says the body's name, level and office."""
+    return {
+        "addressee_name": body.name,
+        "addressee_level": body.addressee_level,
+        "addressee_office": body.office_code,
+    }
+
+
+def model_functions(directory: OrganizationDirectory) -> dict[str, Any]:
+    """Functions the models may call in scripts (registered by workflows/runtime.py).
+
+    `act_addressee(code)`: the facts of the body `code` (see `addressee_facts`); an unknown
+    code refuses the step as a field problem of `addressee`, so a task that chose a body no
+    longer in the directory is not completed and says why.
+    """
+
+    def act_addressee(code: Any) -> dict[str, Any]:
+        body = directory.body(code if isinstance(code, str) else None)
+        if body is None:
+            raise ValidationFailed({"addressee": unknown_body()})
+        return addressee_facts(body)
+
+    return {"act_addressee": act_addressee}

@@ -10,7 +10,7 @@ from engine.db import Database
 from engine.engine import Engine
 from engine.services import ServiceRegistry
 
-from .organization import OrganizationDirectory, ProsecutorsOrganization
+from .organization import OrganizationDirectory, ProsecutorsOrganization, model_functions
 from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
 
 # start-data values queues filter on: where, who, which document
@@ -47,6 +47,7 @@ def build_engine(
         organization=ProsecutorsOrganization(directory),
         services=services,
         case_attributes=CASE_ATTRIBUTES,
+        functions=model_functions(directory),  # e.g. act_addressee (workflows/organization.py)
         **overrides,
     )
     engine.extensions = {"directory": directory}  # type: ignore[attr-defined]
