@@ -28,6 +28,30 @@ class MissingSecretKey(Exception):
     """Serving was asked for without a session key; the message says what to set."""
 
 
+#: the audit key `make run` generates for development (`nadzor audit keygen`); servers of record
+#: keep theirs off the database host and name it with NADZOR_AUDIT_KEY
+DEV_AUDIT_KEY_FILE = PROJECT_ROOT / "var" / "audit_key.pem"
+#: the longest a step may stay outside a signed checkpoint (the issue's "at most a minute")
+MAX_CHECKPOINT_SECONDS = 60
+
+
+def checkpoint_seconds() -> int:
+    """NADZOR_CHECKPOINT_SECONDS: how often the worker checkpoints what moved (1..60, 60)."""
+    try:
+        value = int(os.environ.get("NADZOR_CHECKPOINT_SECONDS") or MAX_CHECKPOINT_SECONDS)
+    except ValueError:
+        value = MAX_CHECKPOINT_SECONDS
+    return max(1, min(value, MAX_CHECKPOINT_SECONDS))
+
+
+def audit_verify_hours() -> float:
+    """NADZOR_AUDIT_VERIFY_HOURS: how often the worker verifies the whole history (24; 0: never)."""
+    try:
+        return max(0.0, float(os.environ.get("NADZOR_AUDIT_VERIFY_HOURS") or 24))
+    except ValueError:
+        return 24.0
+
+
 def default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'nadzor.db'}"
 

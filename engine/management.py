@@ -21,10 +21,11 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, insert, or_, select, update
 
+from .audit_keys import settings_of
 from .audit_search import mark_breached, mark_incident
 from .clock import FakeClock
 from .errors import Busy, EngineError, NotFound
-from .history import PendingEvent, append_case_event, write_checkpoint
+from .history import PendingEvent, append_case_event, record_checkpoint
 from .models import HumanTask, Incident, ProcessInstance, Timer, as_utc
 from .services import retry_delay
 from .step import SkipStep, StepContext
@@ -312,9 +313,17 @@ class ManagementService:
         with self.engine.db.read() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
-    def checkpoint(self, now: datetime | None = None) -> dict[str, Any]:
-        with self.engine.db.write() as conn:
-            return write_checkpoint(conn, now or self.engine.clock.now())
+    def checkpoint(
+        self, now: datetime | None = None, *, only_if_moved: bool = False
+    ) -> dict[str, Any]:
+        """A signed checkpoint over the chains that moved (engine/history.py), copied to the
+        external log after it commits; `only_if_moved`: the worker's, skipped when idle."""
+        return record_checkpoint(
+            self.engine.db,
+            now or self.engine.clock.now(),
+            settings_of(self.engine),
+            only_if_moved=only_if_moved,
+        )
 
     def next_fire_at(self) -> datetime | None:
         with self.engine.db.read() as conn:

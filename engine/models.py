@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -91,7 +92,16 @@ class ProcessInstance(Base):
     """One case. `revision` guards against stale writes; `audit_*` is the head of its chain."""
 
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_instance_process_status", "process_id", "status"),)
+    __table_args__ = (
+        Index("ix_instance_process_status", "process_id", "status"),
+        # the chains a checkpoint has to record: only those that moved since the last one
+        Index(
+            "ix_instance_audit_moved",
+            "id",
+            sqlite_where=text("audit_seq <> audit_checkpoint_seq"),
+            postgresql_where=text("audit_seq <> audit_checkpoint_seq"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definition.id"))
@@ -112,6 +122,8 @@ class ProcessInstance(Base):
     incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
+    #: the seq the last checkpoint recorded; differs from audit_seq while the chain has moved
+    audit_checkpoint_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 # audit search (engine/audit_search.py, migration 0006): newest first, in a scope, or flagged
@@ -286,6 +298,7 @@ class AuditChain(Base):
     chain: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     head: Mapped[str] = mapped_column(String(64), default="")
+    checkpoint_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Attachment(Base):
@@ -310,7 +323,9 @@ class Attachment(Base):
 
 
 class AuditCheckpoint(Base):
-    """A hash over every chain head at one instant, itself chained to the previous checkpoint."""
+    """A hash over the chain heads that moved since the previous checkpoint (a Merkle root over
+    them, `audit_checkpoint_head`), chained to the previous checkpoint and signed with a key kept
+    outside the database. Rows written before 0005 (`root` NULL) hold every head in `heads`."""
 
     __tablename__ = "audit_checkpoint"
 
@@ -320,3 +335,32 @@ class AuditCheckpoint(Base):
     events: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)  # Ed25519 over `hash`, base64
+    key_id: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the raw public key
+
+
+class AuditCheckpointHead(Base):
+    """One leaf of a checkpoint's Merkle tree: a chain's head as the checkpoint recorded it."""
+
+    __tablename__ = "audit_checkpoint_head"
+    __table_args__ = (Index("ix_audit_checkpoint_head_chain", "chain", "checkpoint_id"),)
+
+    checkpoint_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("audit_checkpoint.id"), primary_key=True
+    )
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))
+
+
+class AuditVerification(Base):
+    """The result of a whole-history verification (CLI or worker), for pages to show."""
+
+    __tablename__ = "audit_verification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instant: Mapped[datetime] = mapped_column(UTCDateTime())
+    trigger: Mapped[str] = mapped_column(String(20))  # "cli" | "worker"
+    ok: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -313,6 +313,8 @@ class Repository:
                             "version": version,
                             "sha256": model.sha256,
                             "files": sorted(model.files),
+                            # the parsed spec the cases run, sealed in the chain with the files
+                            "spec_sha256": hashlib.sha256(spec_json.encode()).hexdigest(),
                         },
                     )
                 ],

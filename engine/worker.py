@@ -14,16 +14,21 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .audit_keys import settings_of
+from .config import audit_verify_hours, checkpoint_seconds
 from .errors import Busy
+from .history import last_verification, verify_and_record
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("nadzor.worker")
 
-CHECKPOINT_EVERY = timedelta(minutes=10)
+#: a step stays outside a signed checkpoint at most this long (NADZOR_CHECKPOINT_SECONDS ≤ 60);
+#: a round with nothing moved writes nothing
+CHECKPOINT_EVERY = timedelta(seconds=checkpoint_seconds())
 
 
 class Worker:
@@ -32,6 +37,7 @@ class Worker:
         self.interval = interval
         self._stop = threading.Event()
         self._last_checkpoint = None
+        self._next_verification = None
 
     def poll(self) -> int:
         """One round: fire everything due now, record reminders and breaches, checkpoint when
@@ -53,11 +59,31 @@ class Worker:
         now = self.engine.clock.now()
         if self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_EVERY:
             try:
-                management.checkpoint(now)
+                management.checkpoint(now, only_if_moved=True)
                 self._last_checkpoint = now
             except Exception:
                 log.exception("writing the audit checkpoint failed; tried again next round")
+        try:
+            self._verify_when_due(now)
+        except Exception:
+            log.exception("verifying the history failed; tried again next round")
         return fired
+
+    def _verify_when_due(self, now: Any) -> None:
+        """Verify the whole history every NADZOR_AUDIT_VERIFY_HOURS, storing the result."""
+        hours = audit_verify_hours()
+        if not hours:
+            return
+        if self._next_verification is None:
+            with self.engine.db.read() as conn:
+                last = last_verification(conn)
+            self._next_verification = last["instant"] + timedelta(hours=hours) if last else now
+        if now < self._next_verification:
+            return
+        result = verify_and_record(self.engine.db, now, "worker", settings_of(self.engine))
+        if not result["ok"]:
+            log.error("the history does not verify: %s", result.get("error"))
+        self._next_verification = now + timedelta(hours=hours)
 
     def run(self, *, once: bool = False) -> None:
         while not self._stop.is_set():

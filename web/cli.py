@@ -407,11 +407,25 @@ def audit() -> None:
     """The tamper-evident history."""
 
 
+def _audit_settings() -> Any:
+    from engine.audit_keys import AuditKeyError, from_environment
+
+    try:
+        return from_environment()
+    except AuditKeyError as exc:
+        raise Problem(f"{exc} (NADZOR_AUDIT_KEY / NADZOR_AUDIT_PUBLIC_KEY)") from exc
+
+
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(as_json: bool) -> None:
-    """Recompute every chain and checkpoint; exit 1 naming the first broken row."""
-    result = _engine().verify_history()
+    """Recompute every chain, stored model and checkpoint (its signature with NADZOR_AUDIT_KEY,
+    its copy in NADZOR_AUDIT_LOG); exit 1 naming the first broken row. The result is kept for
+    the audit page."""
+    from engine.history import verify_and_record
+
+    engine = _engine()
+    result = verify_and_record(engine.db, engine.clock.now(), "cli", _audit_settings())
     if as_json:
         _echo_json(result)
     elif result["ok"]:
@@ -424,9 +438,88 @@ def audit_verify(as_json: bool) -> None:
 @audit.command("checkpoint")
 @click.option("--json", "as_json", is_flag=True)
 def audit_checkpoint(as_json: bool) -> None:
-    """Record a checkpoint over all chain heads now (the worker does this periodically)."""
-    result = _engine().management.checkpoint()
+    """Record a signed checkpoint over the chains that moved since the last one (the worker
+    does this at most every NADZOR_CHECKPOINT_SECONDS ≤ 60 when something moved)."""
+    engine = _engine()
+    _audit_settings()
+    result = engine.management.checkpoint()
     _echo_json(result) if as_json else click.echo(f"checkpoint over {result['chains']} chains")
+
+
+@audit.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def audit_keygen(path: Path) -> None:
+    """Create an Ed25519 key for signing checkpoints (PATH, owner-readable) and PATH.pub."""
+    from engine.audit_keys import SigningKey
+
+    if path.exists():
+        raise Problem(f"{path} exists already: a key is never overwritten")
+    key = SigningKey.generate()
+    key.write(path)
+    click.echo(f"audit key written to {path}, public key to {path}.pub (key id {key.key_id})")
+
+
+@audit.command("export")
+@click.argument("case_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the export (JSON, the default)")
+def audit_export(case_id: int, as_json: bool) -> None:
+    """Print a case's trace with its events' hashes, the signed checkpoint over it and the
+    Merkle path, for an outsider to check with `nadzor audit verify-export`."""
+    from sqlalchemy import select
+
+    from engine.audit_export import export_case
+    from engine.errors import NotFound
+    from engine.history import instance_table
+
+    engine = _engine()
+    audit = _audit_settings()
+    c = instance_table.c
+    with engine.db.read() as conn:
+        row = conn.execute(
+            select(c.audit_seq, c.audit_checkpoint_seq).where(c.id == case_id)
+        ).first()
+    if row is None:
+        raise Problem(f"case {case_id} does not exist")
+    if row.audit_seq != row.audit_checkpoint_seq:  # steps since the last checkpoint: cover them
+        engine.management.checkpoint()
+    try:
+        with engine.db.read() as conn:
+            doc = export_case(conn, case_id, audit)
+    except NotFound as exc:
+        raise Problem(str(exc)) from exc
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=None if as_json else 1, default=str))
+
+
+@audit.command("verify-export")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the office's public key (PEM); without it the export's own key is used",
+)
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify_export(file: Any, public_key: Path | None, as_json: bool) -> None:
+    """Check an export without the database; exit 1 naming the first altered item."""
+    from engine.audit_export import verify_export
+
+    try:
+        doc = json.load(file)
+    except ValueError as exc:
+        raise Problem(f"{file.name} is not JSON: {exc}") from exc
+    result = verify_export(doc, public_key.read_bytes() if public_key else None)
+    if as_json:
+        _echo_json(result)
+    elif result["ok"]:
+        click.echo(
+            f"ok: {result['events']} events of case {result['case']}, covered by checkpoint "
+            f"{result['checkpoint']} (signature valid"
+            + ("" if result["key_trusted"] else "; key taken from the export itself")
+            + ")"
+        )
+    else:
+        click.echo(f"ALTERED: {result['reason']} ({result['first_altered']})", err=True)
+    sys.exit(0 if result["ok"] else 1)
 
 
 # -- server --------------------------------------------------------------------------------------
@@ -482,6 +575,26 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
 @main.group()
 def bench() -> None:
     """Benchmarks that print their figures as JSON."""
+
+
+@bench.command("checkpoint")
+@click.option("--cases", default=100000, show_default=True, type=int)
+@click.option("--moved", default=100, show_default=True, type=int, help="cases moved per round")
+@click.option("--rounds", default=10, show_default=True, type=int)
+@click.option("--database-url", default=None, help="an empty database (default: a temp SQLite)")
+@click.option("--json", "as_json", is_flag=True)
+def bench_checkpoint(
+    cases: int, moved: int, rounds: int, database_url: str | None, as_json: bool
+) -> None:
+    """Time and size of an audit checkpoint with CASES stored cases, MOVED of them stepping."""
+    from engine.bench_checkpoint import run_checkpoint_bench
+
+    result = run_checkpoint_bench(cases, moved=moved, rounds=rounds, database_url=database_url)
+    if as_json:
+        _echo_json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>28}: {value}")
 
 
 @bench.command("engine")
