@@ -149,8 +149,8 @@ def test_the_trace_page_tells_who_when_and_what_in_words(
     assert "→" in done and ("нет" in done or "no" in done)
     # the order of the timeline is the chain's
     order = re.findall(r'<tr data-event="(\w+)"', html[html.index('id="timeline"') :])
-    assert order.index("task_claimed") < order.index("task_delegated") < order.index(
-        "task_completed"
+    assert (
+        order.index("task_claimed") < order.index("task_delegated") < order.index("task_completed")
     )
     assert re.search(r'<tr data-task="placement_check" data-outcome="breached">', html)
 
