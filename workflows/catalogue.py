@@ -23,10 +23,20 @@ PROCEDURE_TITLES: dict[str, dict[str, str]] = {
         "kk": "ҰАТ қатысушысының / ҚБК мүшесінің өтініші",
         "en": "Appeal from an NPM or PMC member",
     },
+    "emergency_report": {
+        "ru": "Сообщение о чрезвычайном происшествии",
+        "kk": "Төтенше оқиға туралы хабар",
+        "en": "Emergency report",
+    },
     "act_routing": {
         "ru": "Направление акта прокурорского реагирования",
         "kk": "Прокурорлық ден қою актісін жіберу",
         "en": "Routing an act of prosecutorial response",
+    },
+    "incident_report": {
+        "ru": "Единичный факт: членовредительство, голодовка, суицид, спецсредства",
+        "kk": "Жекелеген факт: өзіне-өзі зақым келтіру, аштық жариялау, суицид, арнаулы құралдар",
+        "en": "Single incident: self-injury, hunger strike, suicide, special means",
     },
 }
 
