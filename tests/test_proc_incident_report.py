@@ -1,0 +1,402 @@
+"""Single incidents: self-injury, hunger strike, suicide, use of special means (Instruction 104,
+¶11.4, ¶13.5, ¶13.6).
+
+¶13.6: the district prosecutor checks single facts of self-injury, hunger strike and suicide —
+their causes, the actions of the institution's employees, a procedural decision — and promptly
+notifies the regional prosecutor. ¶13.5: he checks the legality of the use of special means and
+draws up a conclusion (the person, place, time and circumstances, the employees who used them,
+the grounds, the conclusions on legality) with the corroborative materials attached. ¶11.4: the
+regional unit informs the GP unit within 24 hours, with the reasons and the decision taken. The
+terms the text leaves open (the notice's "promptly", the district check) are internal rules set
+in the model's parameters; every term counts from the receipt of the report.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.engine import Engine
+from engine.errors import ValidationFailed
+from engine.tasks import TaskQuery
+from tests.conftest import ROOT
+from tests.test_proc_act_routing import Case
+
+MODEL = ROOT / "bpmn" / "incident_report" / "incident_report.bpmn"
+RECEIVED_AT = "2026-11-24T10:00:00+05:00"  # the fixture clock's instant, in Almaty
+RECEIVED = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+NOTICE_DUE = RECEIVED + timedelta(hours=3)  # internal rule: ¶13.6 says "promptly"
+CHECK_DUE = RECEIVED + timedelta(hours=20)  # internal rule: ¶13.5, ¶13.6 fix no term
+GP_DUE = RECEIVED + timedelta(hours=24)  # ¶11.4, from receipt of the report
+
+CHECKED_KINDS = ["self_injury", "hunger_strike", "suicide"]  # ¶13.6
+KINDS = [*CHECKED_KINDS, "special_means"]  # ¶11.4
+
+DESCRIPTIONS = {
+    "self_injury": "Осуждённый нанёс себе порезы предплечья в отряде № 3",
+    "hunger_strike": "Осуждённый объявил голодовку в знак протеста против водворения в ШИЗО",
+    "suicide": "Осуждённый обнаружен без признаков жизни в камере",
+    "special_means": "К осуждённому применены наручники и резиновая палка",
+}
+
+CHECK = {
+    "person_name": "Ермеков Данияр",
+    "causes": "Конфликт с администрацией по поводу свиданий",
+    "staff_actions": "Сотрудники своевременно оказали медицинскую помощь",
+    "procedural_decision": "pretrial_registered",
+    "decision_details": "ЕРДР № 261500031000123 от 24.11.2026, ДП Талгарского района",
+}
+CONCLUSION = {
+    "person_name": "Ермеков Данияр",
+    "means_place": "Дежурная часть учреждения",
+    "means_time": "2026-11-24T08:40:00+05:00",
+    "means_circumstances": "Осуждённый оказал сопротивление при водворении в ШИЗО",
+    "means_employees": "Ст. лейтенант Абенов К., младший инспектор Серіков Т.",
+    "means_grounds": "Пресечение неповиновения законным требованиям администрации",
+    "means_legality": "lawful",
+    "means_conclusion": "Применение обоснованно: соразмерно характеру сопротивления",
+}
+NOTICE = {
+    "region_notified_at": "2026-11-24T10:30:00+05:00",
+    "region_notified_to": "Заместитель прокурора области Сейткали А.",
+}
+INFORMATION = {
+    "gp_reasons": "Конфликт с администрацией",
+    "gp_decision": "Начато досудебное расследование, ЕРДР № 261500031000123",
+    "gp_informed_at": "2026-11-24T18:00:00+05:00",
+    "gp_informed_to": "Управление ГП по надзору за исполнением наказаний",
+}
+
+
+@pytest.fixture
+def incidents(domain_engine: Engine, clock) -> Engine:  # type: ignore[no-untyped-def]
+    domain_engine.repository.publish(MODEL, now=clock.now())
+    return domain_engine
+
+
+def report(
+    engine: Engine,
+    kind: str,
+    institution: str = "UK-161-2",
+    received_at: str = RECEIVED_AT,
+    **extra: Any,
+) -> Case:
+    payload = {
+        "institution": institution,
+        "kind": kind,
+        "received_at": received_at,
+        "description": DESCRIPTIONS.get(kind, "…"),
+        **extra,
+    }
+    return Case(engine, engine.runtime.start("incident_report", payload, actor="tlg.prosecutor"))
+
+
+def district_work(case: Case, kind: str) -> None:
+    """What the district prosecutor does: the check and the notice (¶13.6), or the conclusion
+    (¶13.5)."""
+    if kind == "special_means":
+        case.complete("special_means_conclusion", **conclusion())
+    else:
+        case.complete("notify_region", **NOTICE)
+        case.complete("incident_check", **CHECK)
+
+
+def conclusion() -> dict[str, Any]:
+    """The conclusion of ¶13.5; the materials are attached when the engine keeps files."""
+    return dict(CONCLUSION)
+
+
+def events(engine: Engine, case: Case) -> list[tuple[str, str | None]]:
+    return [(e["event_type"], e["task_name"]) for e in engine.history.events(case.id)]
+
+
+# -- who does what first ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CHECKED_KINDS)
+def test_the_district_prosecutor_checks_the_fact_and_notifies_the_region(incidents, kind) -> None:
+    case = report(incidents, kind)
+    assert case.open_task_names() == ["incident_check", "notify_region"]
+    assert case.holder("notify_region") == ("prosecutor", "ALM-TLG")
+    assert case.holder("incident_check") == ("prosecutor", "ALM-TLG")
+    assert case.due("notify_region") == NOTICE_DUE
+    assert case.due("incident_check") == CHECK_DUE
+
+
+def test_special_means_get_the_conclusion_of_13_5_and_no_notice(incidents) -> None:
+    # ¶13.5 asks a conclusion, not a notice to the region (that is ¶13.6's, for the other kinds)
+    case = report(incidents, "special_means")
+    assert case.open_task_names() == ["special_means_conclusion"]
+    assert case.holder("special_means_conclusion") == ("prosecutor", "ALM-TLG")
+    assert case.due("special_means_conclusion") == CHECK_DUE
+
+
+@pytest.mark.parametrize(
+    ("institution", "district", "region"),
+    [("UK-159-11", "KRG-KAR", "KRG-OBL"), ("SIZO-AST", "AST-ESL", "AST-CITY")],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_tasks_go_to_the_offices_of_the_institution(
+    incidents, kind, institution, district, region
+) -> None:
+    case = report(incidents, kind, institution)
+    for name in case.open_task_names():
+        assert case.holder(name) == ("prosecutor", district)
+    district_work(case, kind)
+    assert case.open_task_names() == ["inform_gp"]
+    assert case.holder("inform_gp") == ("prosecutor", region)
+
+
+# -- ¶11.4: the regional unit informs the GP unit within 24 hours of receipt ----------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_regional_unit_informs_the_gp_unit_within_24_hours_of_receipt(incidents, kind) -> None:
+    case = report(incidents, kind)
+    district_work(case, kind)
+    assert case.open_task_names() == ["inform_gp"]
+    assert case.holder("inform_gp") == ("prosecutor", "ALM-OBL")
+    assert case.due("inform_gp") == GP_DUE  # counted from receipt, not from the district's check
+    assert incidents.management.fire_due(GP_DUE) == 0  # at the instant itself: not in breach
+    case.complete("inform_gp", **INFORMATION)
+    assert case.status == "completed"
+    assert case.open_tasks() == []
+    data = case.data()
+    assert data["gp_decision"] == INFORMATION["gp_decision"]
+    for breach in ("notice_breached", "check_breached", "gp_info_breached"):
+        assert breach not in data
+    # the deadlines went with their tasks: nothing fires later
+    assert incidents.management.fire_due(GP_DUE + timedelta(days=30)) == 0
+    assert incidents.verify_history()["ok"] is True
+
+
+@pytest.mark.parametrize("kind", CHECKED_KINDS)
+def test_the_region_shows_the_districts_findings_to_the_officer_informing_the_gp(
+    incidents, kind
+) -> None:
+    case = report(incidents, kind)
+    district_work(case, kind)
+    data = case.data()
+    assert data["causes"] == CHECK["causes"]
+    assert data["procedural_decision"] == "pretrial_registered"
+    assert data["region_notified_to"] == NOTICE["region_notified_to"]
+    assert case.task("inform_gp").form == "incident_report/inform_gp.form.json"
+    form = json.loads((MODEL.parent / "inform_gp.form.json").read_text())
+    shown = {c["key"] for c in form["components"] if c.get("readonly")}
+    assert {"causes", "procedural_decision", "description", "gp_info_due"} <= shown
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_24_hours_missed_are_recorded_and_the_gp_unit_controls_them(incidents, kind) -> None:
+    case = report(incidents, kind)
+    district_work(case, kind)
+    assert incidents.management.fire_due(GP_DUE + SECOND) == 1
+    # the information is still owed; the GP unit's officer for the region controls (¶2.7, ¶9.1)
+    assert case.open_task_names() == ["gp_control", "inform_gp"]
+    assert case.holder("gp_control") == ("prosecutor", "GP")
+    assert case.due("inform_gp") == GP_DUE
+    assert case.data()["gp_info_breached"] is True
+    assert ("timer_fired", "gp_info_deadline") in events(incidents, case)
+    assert incidents.management.fire_due(GP_DUE + timedelta(days=3)) == 0  # fires once
+    case.complete("inform_gp", **INFORMATION)
+    assert case.status == "running"  # the control is not finished
+    case.complete("gp_control", gp_control_measures="Прокурору области указано на нарушение")
+    assert case.status == "completed"
+    assert incidents.verify_history()["ok"] is True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_district_check_past_24_hours_brings_the_information_in_breach_at_once(
+    incidents, clock, kind
+) -> None:
+    case = report(incidents, kind)
+    clock.set(GP_DUE + timedelta(hours=2))  # the district is late: 26 hours after receipt
+    incidents.management.fire_due()
+    district_work(case, kind)  # the region's task arrives with its 24 hours already gone
+    names = case.open_task_names()
+    assert "inform_gp" in names and "gp_control" in names
+    assert case.due("inform_gp") == GP_DUE
+    data = case.data()
+    assert data["check_breached"] is True and data["gp_info_breached"] is True
+
+
+# -- the district's terms: breaches recorded and controlled by the regional head (¶10.6) -----------
+
+
+@pytest.mark.parametrize("kind", CHECKED_KINDS)
+def test_a_late_notice_to_the_region_is_recorded_and_the_regional_head_controls_it(
+    incidents, kind
+) -> None:
+    case = report(incidents, kind)
+    case.complete("incident_check", **CHECK)
+    assert incidents.management.fire_due(NOTICE_DUE) == 0
+    assert incidents.management.fire_due(NOTICE_DUE + SECOND) == 1
+    assert case.open_task_names() == ["notice_control", "notify_region"]
+    assert case.holder("notice_control") == ("head", "ALM-OBL")
+    assert case.holder("notify_region") == ("prosecutor", "ALM-TLG")  # still owed
+    assert case.data()["notice_breached"] is True
+    head_queue = TaskQuery(offices=["ALM-OBL"], roles=["head"], unassigned=True)
+    assert [t.task_name for t in incidents.tasks.list(head_queue)] == ["notice_control"]
+    case.complete("notice_control", notice_control_measures="Истребовано объяснение")
+    case.complete("notify_region", **NOTICE)
+    # the notice came late; the region still informs the GP unit, with its own 24 hours
+    assert case.open_task_names() == ["inform_gp"]
+    assert "gp_info_breached" not in case.data()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_late_check_is_recorded_and_the_regional_head_controls_it(incidents, kind) -> None:
+    case = report(incidents, kind)
+    if kind != "special_means":
+        case.complete("notify_region", **NOTICE)
+    work = "special_means_conclusion" if kind == "special_means" else "incident_check"
+    assert incidents.management.fire_due(CHECK_DUE) == 0
+    assert incidents.management.fire_due(CHECK_DUE + SECOND) == 1
+    assert case.open_task_names() == sorted(["check_control", work])
+    assert case.holder("check_control") == ("head", "ALM-OBL")
+    assert case.data()["check_breached"] is True
+    assert case.due(work) == CHECK_DUE  # the check is not cancelled
+    case.complete("check_control", check_control_measures="Районному прокурору указано")
+    district_work_left(case, kind)
+    assert case.open_task_names() == ["inform_gp"]
+
+
+def district_work_left(case: Case, kind: str) -> None:
+    if kind == "special_means":
+        case.complete("special_means_conclusion", **conclusion())
+    else:
+        case.complete("incident_check", **CHECK)
+
+
+# -- what each form requires -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("item", sorted(CONCLUSION))
+def test_the_special_means_conclusion_requires_each_item_of_13_5(incidents, item) -> None:
+    case = report(incidents, "special_means")
+    task = case.task("special_means_conclusion")
+    data = {k: v for k, v in conclusion().items() if k != item}
+    with pytest.raises(ValidationFailed) as refused:
+        incidents.tasks.complete(task.task_guid, data, actor="tlg.prosecutor")
+    assert set(refused.value.fields) >= {item}
+    assert refused.value.fields[item].code == "required"
+    assert case.open_task_names() == ["special_means_conclusion"]  # nothing happened
+
+
+@pytest.mark.parametrize("item", ["causes", "staff_actions", "procedural_decision"])
+def test_the_check_requires_the_causes_the_staff_assessment_and_the_decision(
+    incidents, item
+) -> None:
+    case = report(incidents, "suicide")
+    data = {k: v for k, v in CHECK.items() if k != item}
+    with pytest.raises(ValidationFailed) as refused:
+        incidents.tasks.complete(case.task("incident_check").task_guid, data, actor="x")
+    assert refused.value.fields[item].code == "required"
+
+
+def test_the_information_to_the_gp_states_the_reasons_and_the_decision(incidents) -> None:
+    case = report(incidents, "hunger_strike")
+    district_work(case, "hunger_strike")
+    with pytest.raises(ValidationFailed) as refused:
+        incidents.tasks.complete(case.task("inform_gp").task_guid, {}, actor="x")
+    assert {"gp_reasons", "gp_decision"} <= set(refused.value.fields)
+
+
+# -- the start payload -----------------------------------------------------------------------------
+
+
+def test_an_unknown_kind_is_refused_with_the_kinds_named(incidents) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        report(incidents, "escape")  # an emergency (¶2.12), not a single incident
+    problem = refused.value.fields["kind"]
+    assert problem.code == "not_an_option"
+    for kind in KINDS:
+        assert kind in problem.message
+    assert incidents.tasks.list(TaskQuery(process_id="incident_report")) == []
+
+
+def test_the_payload_takes_exactly_its_four_keys(incidents) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        report(incidents, "suicide", victim_name="Иванов")
+    assert refused.value.fields["victim_name"].code == "unknown_field"
+    with pytest.raises(ValidationFailed) as refused:
+        incidents.runtime.start(
+            "incident_report", {"institution": "UK-161-2", "kind": "suicide"}, actor="x"
+        )
+    assert {"received_at", "description"} <= set(refused.value.fields)
+    assert incidents.tasks.list(TaskQuery(process_id="incident_report")) == []
+
+
+def test_a_receipt_without_its_offset_is_refused(incidents) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        report(incidents, "suicide", received_at="2026-11-24T10:00:00")
+    assert refused.value.fields["received_at"].code == "not_an_instant"
+
+
+def test_the_start_form_names_the_kinds_in_three_languages() -> None:
+    form = json.loads((MODEL.parent / "start.form.json").read_text())
+    assert [c["key"] for c in form["components"]] == [
+        "institution",
+        "kind",
+        "received_at",
+        "description",
+    ]
+    [kind] = [c for c in form["components"] if c["key"] == "kind"]
+    assert kind["type"] == "select"
+    assert [o["value"] for o in kind["values"]] == KINDS
+    for option in kind["values"]:
+        assert option["label"] and option["label_kk"] and option["label_en"]
+
+
+# -- the model -------------------------------------------------------------------------------------
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+BASIS = {
+    "notify_region": "13.6",
+    "incident_check": "13.6",
+    "special_means_conclusion": "13.5",
+    "inform_gp": "11.4",
+    "notice_control": "10.6, 13.6",
+    "check_control": "10.6",
+    "gp_control": "11.4, 2.7, 9.1",
+}
+
+
+def test_every_user_task_states_its_basis_and_its_deadline_rule_in_three_languages() -> None:
+    root = ET.parse(MODEL).getroot()
+    tasks = root.findall(".//bpmn:userTask", NS)
+    assert {t.get("id") for t in tasks} == set(BASIS)
+    for task in tasks:
+        props = {
+            p.get("name"): p.get("value") for p in task.findall(".//spiffworkflow:property", NS)
+        }
+        assert props["basis"] == BASIS[task.get("id")]
+        assert props["title_kk"] and props["title_en"] and props["name_kk"] and props["name_en"]
+        if "deadline" in props:
+            assert props["deadline_rule"] and props["deadline_rule_kk"]
+            assert props["deadline_rule_en"]
+    inform = next(t for t in tasks if t.get("id") == "inform_gp")
+    rule = {p.get("name"): p.get("value") for p in inform.findall(".//spiffworkflow:property", NS)}
+    assert rule["deadline_rule_en"] == "24 hours from receipt of the report of the incident"
+
+
+def test_the_parameters_say_which_terms_are_internal_rules() -> None:
+    root = ET.parse(MODEL).getroot()
+    [parameters] = [
+        s for s in root.findall(".//bpmn:scriptTask", NS) if s.get("id") == "parameters"
+    ]
+    assert parameters.get("name") == "Параметры процедуры"
+    doc = parameters.find("bpmn:documentation", NS).text or ""
+    assert "region_notice_hours = 3: internal rule" in doc
+    assert "district_check_hours = 20: internal rule" in doc
+    assert "gp_info_hours = 24: ¶11.4" in doc
+    script = parameters.find("bpmn:script", NS).text or ""
+    assert "gp_info_due = add_hours(received_at, gp_info_hours)" in script
