@@ -204,3 +204,44 @@ def test_who_may_read_the_trace(web, domain_engine, clock) -> None:
     assert client.get("/audit/cases/999999").status_code == 404
     case_page = page(client, f"/cases/{iid}")
     assert f'href="/audit/cases/{iid}"' in case_page
+
+
+def test_the_trace_shows_the_signed_checkpoint_and_exports_verify_offline(
+    web, domain_engine, clock
+) -> None:
+    from engine.audit_export import verify_export
+    from engine.audit_keys import AuditSettings, SigningKey
+
+    key = SigningKey.generate()
+    domain_engine.audit = AuditSettings(key=key)
+    iid, _ = late_case(domain_engine, clock)
+    sign_in(web, "tlg.auditor")
+    switch(web, "en")
+    html = page(web, f"/audit/cases/{iid}")
+    assert 'data-ok="true"' in html
+    assert "No checkpoint covers this case's events yet" in visible_text(html)
+
+    checkpoint = domain_engine.management.checkpoint(clock.now())
+    html = page(web, f"/audit/cases/{iid}")
+    proof = visible_text(html[html.index('id="proof"') : html.index("</section>")])
+    assert "Covered by checkpoint №" in proof and "signature valid" in proof, proof
+    assert 'data-signed="true"' in html
+
+    doc = json.loads(web.get(f"/audit/cases/{iid}/export.json").get_data(as_text=True))
+    assert doc["checkpoint"]["public_key"].startswith("-----BEGIN PUBLIC KEY")
+    assert verify_export(doc)["ok"] is True
+    doc["events"][3]["actor"] = "someone.else"
+    assert verify_export(doc)["ok"] is False
+    report = visible_text(page(web, f"/audit/cases/{iid}/report"))
+    assert "BEGIN PUBLIC KEY" in report and doc["checkpoint"]["signature"] in report
+    assert checkpoint["hash"] in report if "hash" in checkpoint else True
+
+    # the global page: the checkpoint, signed; a run now is stored and shown
+    html = page(web, "/audit/verification")
+    assert "The history has not been verified yet." in visible_text(html)
+    assert re.search(r'<tr data-checkpoint="\d+">.*?data-signed="true"', html, re.S)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    answer = web.post("/audit/verification", data={"csrf_token": token})
+    assert answer.status_code == 302
+    text = visible_text(page(web, "/audit/verification"))
+    assert "everything holds" in text and name(domain_engine, "tlg.auditor") in text

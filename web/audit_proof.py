@@ -1,130 +1,86 @@
-"""The proof side of the trace, for the pages: a case's chain verification and its covering
-checkpoint, the export document, the last global verification and recent checkpoints.
+"""The proof side of the trace, for the pages: a case's verification and its covering signed
+checkpoint, the export document, the last whole-history verification and recent checkpoints.
 
-The engine does the work (engine/history.py: `verify_case`, `recent_checkpoints`, the stored
-last verification; engine/audit_export.py: `export_case`); this module only opens the
-connection and hands the pages plain dictionaries.
+The engine does the work (engine/history.py: `verify_case`, `recent_checkpoints`,
+`last_verification`, `verify_and_record`; engine/audit_export.py: `export_case`) with the
+engine's audit key settings (engine/audit_keys.py: `settings_of`); this module opens the
+connection and hands the pages plain dictionaries, with the engine's words for a signature's
+status turned into the user's language.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
+
 from engine import history
+from engine.audit_export import export_case
+from engine.audit_keys import settings_of
+
+#: engine/history.py `_signature_status` -> words
+SIGNATURE_WORDS = {
+    "valid": lazy_gettext("signature valid"),
+    "invalid": lazy_gettext("signature INVALID"),
+    "unsigned": lazy_gettext("not signed"),
+    "no key to check": lazy_gettext("signed; no public key here to check it"),
+    "signed by another key": lazy_gettext("signed by another key"),
+}
 
 
-def _read(engine: Any, fn: Any, *args: Any, **kw: Any) -> Any:
-    with engine.db.read() as conn:
-        return fn(conn, *args, **kw)
+def signature_words(status: str | None) -> str:
+    word = SIGNATURE_WORDS.get(status or "")
+    return str(word) if word is not None else (status or "")
 
 
 def case_verification(engine: Any, instance_id: int) -> dict[str, Any]:
-    """{"ok", "error"?, "checkpoint": {"id", "instant", "signed"} or None, ...}."""
-    verify_case = getattr(history, "verify_case", None)
-    if verify_case is not None:
-        result = _read(engine, verify_case, instance_id)
-        return result if isinstance(result, dict) else result.as_json()
-    return _read(engine, _verify_case_here, instance_id)
-
-
-def _verify_case_here(conn: Any, instance_id: int) -> dict[str, Any]:
-    """The case's chain walked here, until the engine offers `verify_case`."""
-    from sqlalchemy import select
-
-    events = history.events_table
-    c = events.c
-    chain = history.case_chain(instance_id)
-    prev, seq, count = history.GENESIS, 0, 0
-    for row in conn.execute(select(events).where(c.chain == chain).order_by(c.seq)).mappings():
-        count += 1
-        seq += 1
-        if (
-            row["seq"] != seq
-            or row["prev_hash"] != prev
-            or history.event_hash(dict(row)) != row["hash"]
-        ):
-            return {"ok": False, "events": count, "error": f"event {seq} does not hold", "seq": seq}
-        prev = row["hash"]
-    checkpoint = None
-    cps = history.checkpoint_table
-    for cp in conn.execute(select(cps).order_by(cps.c.id.desc()).limit(50)).mappings():
-        head = (cp["heads"] or {}).get(chain)
-        if head and head[0] == seq:
-            checkpoint = {"id": cp["id"], "instant": cp["instant"], "signed": False}
-            break
-    return {"ok": True, "events": count, "checkpoint": checkpoint}
+    """{"ok", "problems": [...], "checkpoint": {"id", "instant", "signed", ...} | None,
+    "pending_events", ...} (engine/history.py: verify_case)."""
+    with engine.db.read() as conn:
+        return history.verify_case(conn, instance_id, settings_of(engine))
 
 
 def export(engine: Any, instance_id: int) -> dict[str, Any]:
     """The export document an outsider checks without our database."""
-    try:
-        from engine.audit_export import export_case
-    except ImportError:
-        return _read(engine, _export_here, instance_id)
-    return _read(engine, export_case, instance_id)
-
-
-def _export_here(conn: Any, instance_id: int) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    c = history.events_table.c
-    rows = conn.execute(
-        select(history.events_table)
-        .where(c.chain == history.case_chain(instance_id))
-        .order_by(c.seq)
-    ).mappings()
-    return {
-        "case_id": instance_id,
-        "events": [
-            {
-                **{k: v for k, v in dict(r).items() if k != "id"},
-                "instant": history.iso_utc(r["instant"]),
-            }
-            for r in rows
-        ],
-        "checkpoint": None,
-    }
+    with engine.db.read() as conn:
+        return export_case(conn, instance_id, settings_of(engine))
 
 
 def proof_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """The proof of an export as key/value rows (the CSV's footer, the report's box)."""
-    out: list[tuple[str, str]] = []
+    """The proof of an export as key/value rows (the CSV's footer, the printed report)."""
+    out: list[tuple[str, str]] = [("format", str(doc.get("format", "")))]
     cp = doc.get("checkpoint") or {}
-    for key in ("id", "instant", "hash", "root", "prev_hash", "signature", "key_id"):
+    for key in ("id", "instant", "root", "chains", "events", "prev_hash", "hash", "signature"):
         if cp.get(key) not in (None, ""):
             out.append((f"checkpoint_{key}", str(cp[key])))
-    key = doc.get("public_key") or cp.get("public_key")
-    if key:
-        out.append(("public_key", str(key).strip()))
+    if cp.get("key_id"):
+        out.append(("key_id", str(cp["key_id"])))
+    if cp.get("public_key"):
+        out.append(("public_key", str(cp["public_key"]).strip()))
+    proof = doc.get("proof") or {}
+    if proof:
+        leaf = proof.get("leaf") or {}
+        out.append(("merkle_leaf", f"{leaf.get('chain')} {leaf.get('seq')} {leaf.get('head')}"))
+        out.append(("merkle_index", str(proof.get("index"))))
+        out.append(("merkle_path", " ".join(str(p) for p in proof.get("path") or [])))
+    out.append(("covered_through_seq", str(doc.get("covered_through_seq", 0))))
+    out.append(("uncovered_events", str(doc.get("uncovered_events", 0))))
     return out
 
 
 def last_verification(engine: Any) -> dict[str, Any] | None:
-    fn = getattr(history, "last_verification", None)
-    return _read(engine, fn) if fn is not None else None
+    """{"instant", "trigger", "ok", "result"} of the newest stored run, or None."""
+    with engine.db.read() as conn:
+        return history.last_verification(conn)
 
 
 def checkpoints(engine: Any, limit: int) -> list[dict[str, Any]]:
-    fn = getattr(history, "recent_checkpoints", None)
-    if fn is not None:
-        return list(_read(engine, fn, limit))
-    from sqlalchemy import select
-
-    t = history.checkpoint_table
-
-    def read(conn: Any) -> list[dict[str, Any]]:
-        rows = conn.execute(
-            select(t.c.id, t.c.instant, t.c.events, t.c.hash).order_by(t.c.id.desc()).limit(limit)
-        ).mappings()
-        return [{**dict(r), "signed": False} for r in rows]
-
-    return _read(engine, read)
+    with engine.db.read() as conn:
+        return history.recent_checkpoints(conn, limit, settings_of(engine))
 
 
 def run_verification(engine: Any, login: str) -> dict[str, Any]:
-    """Verify the whole history now; the engine stores the result (nothing else is written)."""
-    fn = getattr(history, "run_verification", None)
-    if fn is not None:
-        with engine.db.write() as conn:
-            return fn(conn, engine.clock.now(), actor=login)
-    return engine.history.verify()
+    """Verify the whole history now; only the result is stored (nothing else is written)."""
+    return history.verify_and_record(
+        engine.db, engine.clock.now(), f"page:{login}", settings_of(engine)
+    )

@@ -449,6 +449,21 @@ def export_csv(instance_id: int) -> Any:
 
 # -- the verification page ------------------------------------------------------------------------
 
+audit_trace.add_app_template_global(audit_proof.signature_words, "signature_words")
+
+
+@audit_trace.app_template_global("trigger_words")
+def trigger_words(trigger: str | None) -> str:
+    """Who ran a stored verification: the worker on its schedule, the CLI, or a person."""
+    if trigger == "worker":
+        return gettext("the worker, on its schedule")
+    if trigger == "cli":
+        return gettext("the command nadzor audit verify")
+    if trigger and trigger.startswith("page:"):
+        return Directory(locale_code()).name(trigger[5:])
+    return trigger or "—"
+
+
 
 def _verifier() -> None:
     refusal = rights().may_see_verification(current_user.user)
