@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .audit_keys import settings_of
 from .calendar import DEADLINE_FUNCTIONS
 from .calendar import preload as preload_calendar
 from .clock import Clock, SystemClock
@@ -43,7 +44,7 @@ class HistoryService:
 
     def verify(self) -> dict[str, Any]:
         with self.engine.db.read() as conn:
-            return verify(conn).as_json()
+            return verify(conn, settings_of(self.engine)).as_json()
 
 
 class Engine:
