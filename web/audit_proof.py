@@ -62,7 +62,11 @@ def proof_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
         leaf = proof.get("leaf") or {}
         out.append(("merkle_leaf", f"{leaf.get('chain')} {leaf.get('seq')} {leaf.get('head')}"))
         out.append(("merkle_index", str(proof.get("index"))))
-        out.append(("merkle_path", " ".join(str(p) for p in proof.get("path") or [])))
+        steps = [
+            f"{p.get('side')}:{p.get('hash')}" if isinstance(p, dict) else str(p)
+            for p in proof.get("path") or []
+        ]
+        out.append(("merkle_path", " ".join(steps)))
     out.append(("covered_through_seq", str(doc.get("covered_through_seq", 0))))
     out.append(("uncovered_events", str(doc.get("uncovered_events", 0))))
     return out

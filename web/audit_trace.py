@@ -77,15 +77,14 @@ def _engine() -> Any:
     return current_app.extensions["nadzor.engine"]
 
 
-def _record(what: str, case_id: int | None) -> None:
-    """The access log (web/access_log.py, when present) records this view."""
+def _record(what: str, case_id: int) -> None:
+    """Have the access log (web/access_log.py) record this read of the case, refusals included:
+    called before the scope check, under the log's names ("trace", "export")."""
     try:
-        from . import access_log  # type: ignore[attr-defined]
-    except ImportError:
+        from .access_log import record_access
+    except ImportError:  # a checkout without the access log
         return
-    record = getattr(access_log, "record_access", None)
-    if record is not None:
-        record(what, case_id)
+    record_access(what, case_id)
 
 
 # -- words ------------------------------------------------------------------------------------
@@ -192,6 +191,8 @@ def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str
             + (f" · sha256 {str(data['sha256'])[:12]}…" if data.get("sha256") else "")
         )
         start = data.get("data") if isinstance(data.get("data"), dict) else {}
+        if "institution" in start:  # the institution's name is the institution
+            start = {k: v for k, v in start.items() if k != "institution_name"}
         details += [
             f"{vocab.label(k)}: {vocab.text(k, v)}" for k, v in start.items() if vocab.labelled(k)
         ]
@@ -319,8 +320,10 @@ def passes(trace: Trace, xml: str, locale: str) -> list[tuple[str, str, int]]:
 # -- the pages ----------------------------------------------------------------------------------
 
 
-def _traceable(instance_id: int) -> Trace:
-    """The case's trace, if the user may read it (workflows/rights.py: `may_trace`)."""
+def _traceable(instance_id: int, what: str) -> Trace:
+    """The case's trace, if the user may read it (workflows/rights.py: `may_trace`); the read
+    (or its refusal) is recorded in the access log as `what`."""
+    _record(what, instance_id)
     user = current_user.user
     checks = rights()
     if not user.has_role("auditor", "head"):
@@ -366,8 +369,7 @@ def trace_context(trace: Trace) -> dict[str, Any]:
 @audit_trace.get("/audit/cases/<case:instance_id>")
 @login_required
 def trace_page(instance_id: int) -> Any:
-    trace = _traceable(instance_id)
-    _record("trace", instance_id)
+    trace = _traceable(instance_id, "trace")
     return render_template("audit/trace.html", **trace_context(trace))
 
 
@@ -375,8 +377,7 @@ def trace_page(instance_id: int) -> Any:
 @login_required
 def trace_report(instance_id: int) -> Any:
     """The printable report: the trace, the hashes and the covering checkpoint on paper."""
-    trace = _traceable(instance_id)
-    _record("export_report", instance_id)
+    trace = _traceable(instance_id, "export")
     ctx = trace_context(trace)
     ctx["proof_rows"] = audit_proof.proof_rows(audit_proof.export(_engine(), instance_id))
     return render_template("audit/trace_report.html", **ctx)
@@ -385,8 +386,7 @@ def trace_report(instance_id: int) -> Any:
 @audit_trace.get("/audit/cases/<case:instance_id>/export.json")
 @login_required
 def export_json(instance_id: int) -> Any:
-    _traceable(instance_id)
-    _record("export_json", instance_id)
+    _traceable(instance_id, "export")
     doc = audit_proof.export(_engine(), instance_id)
     body = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
     response = Response(body, mimetype="application/json")
@@ -397,8 +397,7 @@ def export_json(instance_id: int) -> Any:
 @audit_trace.get("/audit/cases/<case:instance_id>/export.csv")
 @login_required
 def export_csv(instance_id: int) -> Any:
-    trace = _traceable(instance_id)
-    _record("export_csv", instance_id)
+    trace = _traceable(instance_id, "export")
     ctx = trace_context(trace)
     doc = audit_proof.export(_engine(), instance_id)
     out = io.StringIO()
