@@ -24,6 +24,7 @@ from engine.errors import NotFound as EngineNotFound
 from web import task_page  # noqa: F401  (adds the task page's routes to the tasks blueprint)
 from web.access import record_denials
 from web.api import api
+from web.audit_search import audit
 from web.audit_trace import audit_trace
 from web.auth import auth, login_manager
 from web.cases_ui import cases_ui
@@ -138,6 +139,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tasks_ui)
     app.register_blueprint(cases_ui)
     app.register_blueprint(start_ui)
+    app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
     _install_answers(app)
     _install_busy_answer(app)

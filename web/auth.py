@@ -34,6 +34,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from web.audit_search import landing_url
 from workflows.sessions import SessionStore, SignInThrottle
 from workflows.users import User, UserDirectory
 
@@ -106,7 +107,7 @@ def login() -> Any:
         session.clear()  # nothing of the anonymous session survives into the signed-in one
         sid = _sessions().open(user.id, address, now)
         login_user(WebUser(user, sid))
-        return redirect(url_for("tasks.office_queue"))
+        return redirect(landing_url(user))  # an auditor lands on the audit search
     return render_template("auth/login.html", form=form)
 
 

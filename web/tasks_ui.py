@@ -103,6 +103,10 @@ def task_row(task: TaskView, now: datetime) -> dict[str, Any]:
 @tasks_ui.get("/")
 @login_required
 def index() -> Any:
+    from .audit_search import is_auditor_only  # an auditor's start page is the audit search
+
+    if is_auditor_only(current_user.user):
+        return redirect(url_for("audit.search"))
     return redirect(url_for("tasks.queue", queue="office"))
 
 
