@@ -23,7 +23,6 @@ from sqlalchemy import and_, insert, or_, select, update
 
 from .audit_keys import settings_of
 from .audit_search import mark_breached, mark_incident
-from .audit_search import mark_breached, mark_incident
 from .clock import FakeClock
 from .errors import Busy, EngineError, NotFound
 from .history import PendingEvent, append_case_event, record_checkpoint
@@ -233,8 +232,6 @@ class ManagementService:
             conn.execute(update(task_table).where(c.task_guid == task_guid).values({column: now}))
             if event_type == "deadline_breached":  # the case is found by "a deadline breached"
                 mark_breached(conn, instance_id, now)
-            if event_type == "deadline_breached":  # the case is found by "a deadline breached"
-                mark_breached(conn, instance_id, now)
             append_case_event(
                 conn,
                 instance_id,
@@ -298,7 +295,6 @@ class ManagementService:
                     )
                 else:
                     conn.execute(update(incident_table).where(c.id == open_id).values(message=text))
-                mark_incident(conn, row.instance_id, now)
                 mark_incident(conn, row.instance_id, now)
         except Exception:  # the round goes on; the row stays due and is tried next round
             log.exception(

@@ -144,24 +144,6 @@ for _flag in ("breached_at", "incident_at"):
     )
 
 
-# audit search (engine/audit_search.py, migration 0006): newest first, in a scope, or flagged
-Index("ix_instance_created", ProcessInstance.created_at, ProcessInstance.id)
-Index(
-    "ix_instance_office_created",
-    ProcessInstance.office_code,
-    ProcessInstance.created_at,
-    ProcessInstance.id,
-)
-for _flag in ("breached_at", "incident_at"):
-    Index(
-        f"ix_instance_{_flag[:-3]}",
-        ProcessInstance.created_at,
-        ProcessInstance.id,
-        sqlite_where=text(f"{_flag} IS NOT NULL"),
-        postgresql_where=text(f"{_flag} IS NOT NULL"),
-    )
-
-
 class HumanTask(Base):
     """A user task as queues see it; one row per task occurrence, kept after completion."""
 

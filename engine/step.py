@@ -31,7 +31,6 @@ from sqlalchemy import Connection, insert, select, update
 from . import statements as sql
 from .attachments import store_files
 from .audit_search import mark_incident
-from .audit_search import mark_incident
 from .clock import Clock, using_clock
 from .data import check_data
 from .db import Database
@@ -618,7 +617,6 @@ class StepRunner:
             conn.execute(
                 update(incident_table).where(incident_table.c.id == open_id).values(message=message)
             )
-        mark_incident(conn, ctx.instance_id, ctx.now)  # the case is found by "had an incident"
         mark_incident(conn, ctx.instance_id, ctx.now)  # the case is found by "had an incident"
 
     def _resolve_incidents(self, conn: Connection, ctx: StepContext, guid: str) -> None:
