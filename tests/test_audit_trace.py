@@ -245,3 +245,44 @@ def test_the_trace_shows_the_signed_checkpoint_and_exports_verify_offline(
     assert answer.status_code == 302
     text = visible_text(page(web, "/audit/verification"))
     assert "everything holds" in text and name(domain_engine, "tlg.auditor") in text
+
+
+def test_every_event_kind_the_code_writes_has_words_in_ru_kk_and_en() -> None:
+    """The trace names each event in words: every kind the engine, domain and web write to the
+    history (found in the source, so a new kind cannot slip by) has a label translated in the
+    Russian and Kazakh catalogues."""
+    from babel.messages.pofile import read_po
+
+    from tests.conftest import ROOT
+    from web.audit_trace import EVENT_WORDS
+
+    patterns = [
+        r'PendingEvent\(\s*"([a-z_]+)"',
+        r'\.record\(\s*"([a-z_]+)"',
+        r'\},\s*"([a-z_]+)",\s*\{',  # engine/tasks.py: claim, unclaim, delegate
+        r'_drain_alerts\([^()]*?"([a-z_]+)",\s*now\s*\)',  # the worker's reminders and breaches
+    ]
+    written: set[str] = set()
+    for folder in ("engine", "workflows", "web"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for pattern in patterns:
+                written.update(re.findall(pattern, text))
+    assert written >= {
+        "instance_started",
+        "task_created",
+        "task_claimed",
+        "task_delegated",
+        "task_completed",
+        "deadline_breached",
+        "timer_fired",
+        "service_failed",
+        "task_cancelled",
+    }, written
+    assert written - set(EVENT_WORDS) == set()
+    for lang in ("ru", "kk"):
+        po = ROOT / "web" / "translations" / lang / "LC_MESSAGES" / "messages.po"
+        catalogue = read_po(po.open("rb"))
+        for kind, word in EVENT_WORDS.items():
+            msgid = word._args[0]
+            assert catalogue.get(msgid) is not None and catalogue[msgid].string, (lang, kind)

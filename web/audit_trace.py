@@ -64,6 +64,7 @@ EVENT_WORDS: dict[str, Any] = {
     "incident": lazy_gettext("incident"),
     "instance_cancelled": lazy_gettext("case cancelled"),
     "instance_migrated": lazy_gettext("case moved to another version"),
+    "definition_published": lazy_gettext("procedure version published"),
 }
 OUTCOME_WORDS = {
     "met": lazy_gettext("met"),
