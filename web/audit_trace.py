@@ -464,7 +464,6 @@ def trigger_words(trigger: str | None) -> str:
     return trigger or "—"
 
 
-
 def _verifier() -> None:
     refusal = rights().may_see_verification(current_user.user)
     if refusal is not None:
