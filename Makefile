@@ -65,8 +65,14 @@ demo: db
 
 # development mode (NADZOR_DEV=1): without NADZOR_SECRET_KEY a random session key is
 # generated once into var/secret_key; `nadzor serve` anywhere else refuses to start without one
-run: demo assets translations
-	NADZOR_DEV=1 $(NADZOR) serve --host 127.0.0.1 --port 5000
+# checkpoints are signed with a development key generated once into var/audit_key.pem and copied
+# to var/audit_checkpoints.log (a server keeps both off the database host: NADZOR_AUDIT_KEY/_LOG)
+AUDIT_KEY ?= var/audit_key.pem
+$(AUDIT_KEY): | install
+	$(NADZOR) audit keygen $(AUDIT_KEY)
+
+run: demo assets translations $(AUDIT_KEY)
+	NADZOR_DEV=1 NADZOR_AUDIT_KEY=$(AUDIT_KEY) NADZOR_AUDIT_LOG=var/audit_checkpoints.log $(NADZOR) serve --host 127.0.0.1 --port 5000
 
 lint: install-test
 	$(VENV)/bin/ruff check engine workflows web tests

@@ -102,8 +102,17 @@ def _run(engine: Engine, cases: int, moved: int, rounds: int) -> dict[str, Any]:
     seed_s = time.perf_counter() - t0
     now = datetime.now(UTC)
 
+    # the backlog after upgrading to 0005 (every chain): slices, each its own transaction
     t0 = time.perf_counter()
-    initial = record_checkpoint(engine.db, now, audit)
+    slices, initial_bytes, longest = 0, 0, 0.0
+    while True:
+        t1 = time.perf_counter()
+        initial = record_checkpoint(engine.db, now, audit, only_if_moved=slices > 0)
+        longest = max(longest, time.perf_counter() - t1)
+        slices += 1
+        initial_bytes += initial.get("bytes", 0)
+        if not initial["more"]:
+            break
     initial_ms = (time.perf_counter() - t0) * 1000
 
     rng = random.Random(7)
@@ -138,9 +147,10 @@ def _run(engine: Engine, cases: int, moved: int, rounds: int) -> dict[str, Any]:
         "checkpoint_rows_written": figures[-1]["rows_written"],
         "idle_checkpoint_ms": round(idle_ms, 2),
         "idle_checkpoint_written": idle["written"],
-        "first_checkpoint_ms": round(initial_ms, 1),
-        "first_checkpoint_bytes": initial["bytes"],
-        "first_checkpoint_chains": initial["chains"],
+        "backlog_checkpoints": slices,
+        "backlog_total_ms": round(initial_ms, 1),
+        "backlog_longest_transaction_ms": round(longest * 1000, 1),
+        "backlog_bytes": initial_bytes,
         "old_design_heads_ms": round(legacy_ms, 1),
         "old_design_bytes": legacy_bytes,
     }

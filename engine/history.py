@@ -223,10 +223,18 @@ def checkpoint_hash(instant: datetime | str, root: str, chains: int, events: int
     return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
-def _moved_cases(conn: Connection) -> list[Any]:
+#: chains one checkpoint records at most: a backlog (every chain, after upgrading to 0005) is
+#: taken in slices of a second or so, each its own transaction, instead of one long lock
+CHECKPOINT_BATCH = 5000
+
+
+def _moved_cases(conn: Connection, limit: int) -> list[Any]:
     c = instance_table.c
-    stmt = select(c.id, c.audit_seq, c.audit_head, c.audit_checkpoint_seq).where(
-        c.audit_seq != c.audit_checkpoint_seq
+    stmt = (
+        select(c.id, c.audit_seq, c.audit_head, c.audit_checkpoint_seq)
+        .where(c.audit_seq != c.audit_checkpoint_seq)
+        .order_by(c.id)
+        .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         # a case inside a step keeps its lock: it is recorded by the next checkpoint instead of
@@ -256,6 +264,7 @@ def write_checkpoint(
     audit: AuditSettings | None = None,
     *,
     only_if_moved: bool = False,
+    batch: int | None = None,
 ) -> dict[str, Any]:
     """Record the heads of the chains that moved since the last checkpoint, signed.
 
@@ -268,12 +277,18 @@ def write_checkpoint(
     key = audit.key
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK})
-    cases = _moved_cases(conn)
+    batch = batch or CHECKPOINT_BATCH
+    cases = _moved_cases(conn, batch)
     chains = _moved_chains(conn)
     last = _last_checkpoint(conn)
     unsigned_tail = key is not None and last is not None and last.key_id != key.key_id
     if only_if_moved and not cases and not chains and not unsigned_tail:
-        return {"written": False, "chains": 0, "events": last.events if last else 0}
+        return {
+            "written": False,
+            "chains": 0,
+            "events": last.events if last else 0,
+            "more": False,
+        }
 
     leaves = [(case_chain(r.id), r.audit_seq, r.audit_head) for r in cases]
     leaves += [(r.chain, r.seq, r.head) for r in chains]
@@ -337,6 +352,8 @@ def write_checkpoint(
     }
     return {
         "written": True,
+        # more chains moved than one checkpoint takes: the next one follows at once
+        "more": len(cases) >= batch,
         "id": checkpoint_id,
         "chains": len(leaves),
         "events": events,
@@ -354,14 +371,29 @@ def write_checkpoint(
 
 
 def record_checkpoint(
-    db: Any, instant: datetime, audit: AuditSettings | None = None, *, only_if_moved: bool = False
+    db: Any,
+    instant: datetime,
+    audit: AuditSettings | None = None,
+    *,
+    only_if_moved: bool = False,
+    until_done: bool = False,
 ) -> dict[str, Any]:
-    """Write a checkpoint in its own transaction, then copy it to the external log."""
+    """Write a checkpoint in its own transaction, then copy it to the external log.
+
+    `until_done`: more checkpoints follow while a backlog remains (each its own short
+    transaction); the result is the last one's, with `checkpoints_written`."""
     audit = audit if audit is not None else from_environment()
-    with db.write() as conn:
-        result = write_checkpoint(conn, instant, audit, only_if_moved=only_if_moved)
-    entry = result.pop("log_entry", None)
-    result["logged"] = bool(entry) and audit.write_log(entry)
+    written = 0
+    while True:
+        with db.write() as conn:
+            result = write_checkpoint(conn, instant, audit, only_if_moved=only_if_moved)
+        entry = result.pop("log_entry", None)
+        result["logged"] = bool(entry) and audit.write_log(entry)
+        written += bool(result["written"])
+        if not (until_done and result["more"]):
+            break
+        only_if_moved = True
+    result["checkpoints_written"] = written
     return result
 
 
@@ -436,7 +468,9 @@ def recent_checkpoints(
                 "signed": status["signed"],
                 "signature_valid": status["valid"],
                 "signature_status": status["status"],
-                "content_ok": _checkpoint_content_ok(conn, row),
+                # a checkpoint over every chain (the first after upgrading) is checked by
+                # `nadzor audit verify`, not on each page view
+                "content_ok": _checkpoint_content_ok(conn, row) if chains <= 10000 else None,
             }
         )
     return out
@@ -548,9 +582,9 @@ def verify(conn: Connection, audit: AuditSettings | None = None) -> VerifyResult
     legacy = conn.execute(
         select(checkpoint_table.c.id).where(checkpoint_table.c.root.is_(None)).limit(1)
     ).first()
-    rows: Iterable[Any] = conn.execute(
-        select(events_table).order_by(cols.chain, cols.seq)
-    ).mappings()
+    rows: Iterable[Any] = (
+        _streamed(conn).execute(select(events_table).order_by(cols.chain, cols.seq)).mappings()
+    )
     count = 0
     heads: dict[str, list[Any]] = {}
     hashes: dict[tuple[str, int], str] = {}
@@ -630,7 +664,7 @@ def _verify_checkpoints(
     first_signed: int | None = None
     last_row = None
     ids: dict[int, str] = {}
-    for cp in conn.execute(select(checkpoint_table).order_by(c.id)):
+    for cp in _streamed(conn).execute(select(checkpoint_table).order_by(c.id)):
         total += 1
         last_row = cp
         ids[cp.id] = cp.hash
@@ -716,13 +750,19 @@ def _verify_checkpoints(
     return None
 
 
+def _streamed(conn: Connection) -> Connection:
+    """Rows fetched as they are read (a server-side cursor on PostgreSQL), so that verifying
+    millions of rows does not hold them all in memory."""
+    return conn.execution_options(stream_results=True, yield_per=2000)
+
+
 def _leaves_by_checkpoint(conn: Connection) -> Any:
     """Leaf hashes per checkpoint id, read in one ordered pass (checkpoints asked in id order)."""
     h = checkpoint_head_table.c
     stream = iter(
-        conn.execute(
+        _streamed(conn).execute(
             select(h.checkpoint_id, h.chain, h.seq, h.head).order_by(h.checkpoint_id, h.chain)
-        ).all()
+        )
     )
     pending: list[Any] = [next(stream, None)]
 

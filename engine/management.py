@@ -323,6 +323,7 @@ class ManagementService:
             now or self.engine.clock.now(),
             settings_of(self.engine),
             only_if_moved=only_if_moved,
+            until_done=not only_if_moved,  # the CLI's: every backlog covered before it returns
         )
 
     def next_fire_at(self) -> datetime | None:

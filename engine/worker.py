@@ -59,8 +59,9 @@ class Worker:
         now = self.engine.clock.now()
         if self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_EVERY:
             try:
-                management.checkpoint(now, only_if_moved=True)
-                self._last_checkpoint = now
+                written = management.checkpoint(now, only_if_moved=True)
+                if not written.get("more"):  # a backlog is taken a slice per round
+                    self._last_checkpoint = now
             except Exception:
                 log.exception("writing the audit checkpoint failed; tried again next round")
         try:

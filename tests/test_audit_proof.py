@@ -469,3 +469,24 @@ def test_hashes_are_plain_sha256_an_outsider_can_recompute() -> None:
     """The rules the export states are the ones used (a leaf is SHA-256 of 0x00 || JSON)."""
     expected = hashlib.sha256(b'\x00["case:1",2,"' + b"a" * 64 + b'"]').hexdigest()
     assert leaf_hash("case:1", 2, "a" * 64) == expected
+
+
+def test_a_backlog_is_checkpointed_in_short_slices(audited, monkeypatch) -> None:
+    """After upgrading, every chain is new to the checkpoints: taken a slice per transaction."""
+    import engine.history
+
+    monkeypatch.setattr(engine.history, "CHECKPOINT_BATCH", 2)
+    ids = [start_check(audited) for _ in range(5)]
+    worker = Worker(audited)
+    first = audited.management.checkpoint(only_if_moved=True)  # one slice, as the worker takes
+    assert first["chains"] == 2 + 1 and first["more"] is True  # 2 cases and the system chain
+    worker.poll()  # the worker goes on at once while a backlog remains
+    worker.poll()
+    with audited.db.read() as conn:
+        assert all(verify_case(conn, i, audited.audit)["pending_events"] == 0 for i in ids)
+    start_check(audited)
+    start_check(audited)
+    start_check(audited)
+    done = audited.management.checkpoint()  # the CLI's: until nothing is left
+    assert done["more"] is False and done["checkpoints_written"] == 2
+    assert audited.verify_history()["ok"] is True
