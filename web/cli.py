@@ -522,6 +522,30 @@ def audit_verify_export(file: Any, public_key: Path | None, as_json: bool) -> No
     sys.exit(0 if result["ok"] else 1)
 
 
+@audit.command("access")
+@click.option("--case", "case_id", type=click.IntRange(1, 2**63 - 1), help="one case's reads")
+@click.option("--login", default=None, help="one user's reads")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True)
+def audit_access(case_id: int | None, login: str | None, limit: int, as_json: bool) -> None:
+    """Who read a case, when, what and from where, and who was refused it; newest first."""
+    from workflows.access_log import AccessLog, AccessQuery, entry_json
+
+    engine = _engine()
+    _require_database(engine.db.url)
+    query = AccessQuery(instance_id=case_id, login=login, limit=limit)
+    rows = [entry_json(r) for r in AccessLog(engine.db).entries(query)]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        answer = "REFUSED" if r["refused"] else "shown"
+        click.echo(
+            f"{r['at']}  {r['login']:<20} {r['what']:<10} case {r['case'] or '-'}  "
+            f"{answer} {r['status']}  {r['ip']}  {r['path']}"
+        )
+
+
 # -- server --------------------------------------------------------------------------------------
 
 
