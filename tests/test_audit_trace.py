@@ -286,3 +286,11 @@ def test_every_event_kind_the_code_writes_has_words_in_ru_kk_and_en() -> None:
         for kind, word in EVENT_WORDS.items():
             msgid = word._args[0]
             assert catalogue.get(msgid) is not None and catalogue[msgid].string, (lang, kind)
+
+
+def test_an_attached_file_is_named_with_the_start_of_its_hash() -> None:
+    from web.audit_trace import _value
+
+    ref = {"attachment_id": "x", "name": "акт.pdf", "content_type": "application/pdf"}
+    text = _value(None, "act_file", [{**ref, "size": 10, "sha256": "ab" * 32}])  # type: ignore[arg-type]
+    assert text == "акт.pdf (sha256 abababababab…)"

@@ -174,9 +174,18 @@ def _values(vocab: Vocabulary, before: Any, after: Any) -> list[str]:
     keys.sort(key=lambda k: (not vocab.labelled(k),))
     out = []
     for key in keys:
-        old, new = vocab.text(key, before.get(key)), vocab.text(key, after.get(key))
+        old, new = _value(vocab, key, before.get(key)), _value(vocab, key, after.get(key))
         out.append(f"{vocab.label(key)}: {old} → {new}")
     return out
+
+
+def _value(vocab: Vocabulary, key: str, value: Any) -> str:
+    """A value in words; attached files by name and the start of their sha256 (the file's
+    proof: engine/attachments.py keeps a reference per file in the event)."""
+    files = value if isinstance(value, list) else [value]
+    if value and all(isinstance(f, dict) and "sha256" in f and "name" in f for f in files):
+        return ", ".join(f"{f['name']} (sha256 {str(f['sha256'])[:12]}…)" for f in files)
+    return vocab.text(key, value)
 
 
 def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str, str]) -> Line:
