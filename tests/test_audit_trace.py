@@ -294,3 +294,15 @@ def test_an_attached_file_is_named_with_the_start_of_its_hash() -> None:
     ref = {"attachment_id": "x", "name": "акт.pdf", "content_type": "application/pdf"}
     text = _value(None, "act_file", [{**ref, "size": 10, "sha256": "ab" * 32}])  # type: ignore[arg-type]
     assert text == "акт.pdf (sha256 abababababab…)"
+
+
+def test_the_case_page_tells_auditors_whether_the_record_holds(web, domain_engine, clock) -> None:
+    iid, _ = late_case(domain_engine, clock)
+    sign_in(web, "tlg.auditor")
+    switch(web, "en")
+    html = page(web, f"/cases/{iid}")
+    assert 'id="case-proof" data-ok="true"' in html
+    assert "everything holds" in visible_text(html)
+    prosecutor = web.application.test_client()
+    sign_in(prosecutor, "tlg.prosecutor")
+    assert 'id="case-proof"' not in page(prosecutor, f"/cases/{iid}")

@@ -461,6 +461,12 @@ def export_csv(instance_id: int) -> Any:
 audit_trace.add_app_template_global(audit_proof.signature_words, "signature_words")
 
 
+@audit_trace.app_template_global("case_proof")
+def case_proof(instance_id: int) -> dict[str, Any]:
+    """The case's verification for the case page (auditors and heads see it there too)."""
+    return audit_proof.case_verification(_engine(), instance_id)
+
+
 @audit_trace.app_template_global("trigger_words")
 def trigger_words(trigger: str | None) -> str:
     """Who ran a stored verification: the worker on its schedule, the CLI, or a person."""
