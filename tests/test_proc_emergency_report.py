@@ -218,6 +218,8 @@ def test_more_than_five_persons_need_a_list(domain_engine) -> None:
     assert refused.value.fields["persons_list"].code == "required"
     assert "full_report" in tasks(domain_engine, iid)  # nothing moved
     complete(domain_engine, iid, "full_report", **many, persons_list="1. А.\n2. Б.\n…\n6. Е.")
+    complete(domain_engine, iid, "onsite_check")
+    assert domain_engine.runtime.get(iid).status == "completed"
     assert domain_engine.runtime.data(iid)["persons_list"].startswith("1. А.")
 
 
