@@ -13,6 +13,8 @@ in the model's parameters; every term counts from the receipt of the report.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from engine.attachments import MAX_FILE_BYTES, attachments_of, read_attachment
 from engine.engine import Engine
 from engine.errors import ValidationFailed
 from engine.tasks import TaskQuery
@@ -106,9 +109,26 @@ def district_work(case: Case, kind: str) -> None:
         case.complete("incident_check", **CHECK)
 
 
-def conclusion() -> dict[str, Any]:
-    """The conclusion of ¶13.5; the materials are attached when the engine keeps files."""
-    return dict(CONCLUSION)
+ACT = b"%PDF-1.4\n% act on the use of special means, 24.11.2026\n"
+VIDEO_FRAME = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16  # a still of the video record
+
+
+def upload(name: str, content: bytes, content_type: str) -> dict[str, str]:
+    """A file as every door hands it to the engine (engine/attachments.py)."""
+    return {
+        "name": name,
+        "content_type": content_type,
+        "content_base64": base64.b64encode(content).decode(),
+    }
+
+
+def conclusion(**items: Any) -> dict[str, Any]:
+    """The conclusion of ¶13.5 with its corroborative materials attached as files."""
+    materials = [
+        upload("акт_применения_спецсредств.pdf", ACT, "application/pdf"),
+        upload("кадр_видеозаписи.png", VIDEO_FRAME, "image/png"),
+    ]
+    return {**CONCLUSION, "materials": materials, **items}
 
 
 def events(engine: Engine, case: Case) -> list[tuple[str, str | None]]:
@@ -276,16 +296,88 @@ def district_work_left(case: Case, kind: str) -> None:
 # -- what each form requires -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("item", sorted(CONCLUSION))
+@pytest.mark.parametrize("item", [*sorted(CONCLUSION), "materials"])
 def test_the_special_means_conclusion_requires_each_item_of_13_5(incidents, item) -> None:
     case = report(incidents, "special_means")
     task = case.task("special_means_conclusion")
     data = {k: v for k, v in conclusion().items() if k != item}
     with pytest.raises(ValidationFailed) as refused:
         incidents.tasks.complete(task.task_guid, data, actor="tlg.prosecutor")
-    assert set(refused.value.fields) >= {item}
-    assert refused.value.fields[item].code == "required"
+    assert set(refused.value.fields) == {item}
+    expected = "file_required" if item == "materials" else "required"
+    assert refused.value.fields[item].code == expected
     assert case.open_task_names() == ["special_means_conclusion"]  # nothing happened
+    assert stored_files(incidents, case) == []  # and no file was kept
+
+
+# -- ¶13.5: corroborative materials attached to the conclusion -------------------------------------
+
+
+def stored_files(engine: Engine, case: Case) -> list[Any]:
+    with engine.db.read() as conn:
+        return attachments_of(conn, case.id)
+
+
+def test_the_materials_are_stored_with_their_sha256_in_the_cases_history(incidents) -> None:
+    case = report(incidents, "special_means")
+    case.complete("special_means_conclusion", **conclusion())
+    files = {f.name: f for f in stored_files(incidents, case)}
+    assert set(files) == {"акт_применения_спецсредств.pdf", "кадр_видеозаписи.png"}
+    act = files["акт_применения_спецсредств.pdf"]
+    assert act.sha256 == hashlib.sha256(ACT).hexdigest() and act.size == len(ACT)
+    assert (act.task_name, act.field) == ("special_means_conclusion", "materials")
+    with incidents.db.read() as conn:
+        assert read_attachment(conn, case.id, act.attachment_id).content == ACT
+    # the completion's audit event carries each file's SHA-256, the case data only references
+    [done] = [
+        e
+        for e in incidents.history.events(case.id)
+        if e["event_type"] == "task_completed" and e["task_name"] == "special_means_conclusion"
+    ]
+    refs = done["data_after"]["materials"]
+    assert {r["name"]: r["sha256"] for r in refs} == {n: f.sha256 for n, f in files.items()}
+    assert "content_base64" not in json.dumps(done["data_after"])
+    assert case.data()["materials"] == refs
+    assert case.data()["means_legality"] == "lawful"
+    assert incidents.verify_history()["ok"] is True
+    # the conclusion with its materials goes on to the regional unit (¶11.4)
+    assert case.open_task_names() == ["inform_gp"]
+
+
+def test_a_material_over_the_size_limit_is_refused_in_words(incidents) -> None:
+    case = report(incidents, "special_means")
+    too_big = upload("видео.mp4", b"\0" * (MAX_FILE_BYTES + 1), "video/mp4")
+    with pytest.raises(ValidationFailed) as refused:
+        case.complete("special_means_conclusion", **conclusion(materials=[too_big]))
+    problem = refused.value.fields["materials"]
+    assert problem.code == "file_too_large" and "видео.mp4" in problem.message
+    assert stored_files(incidents, case) == []
+    assert case.open_task_names() == ["special_means_conclusion"]
+
+
+def test_the_region_sees_and_downloads_the_materials_on_the_case_page(incidents) -> None:
+    from tests.test_web_queue import sign_in
+    from web.app import create_app
+
+    case = report(incidents, "special_means")
+    case.complete("special_means_conclusion", **conclusion())
+    files = {f.name: f for f in stored_files(incidents, case)}
+    app = create_app({"NADZOR_ENGINE": incidents, "TESTING": True})
+    region = app.test_client()
+    sign_in(region, "alm.prosecutor")  # the regional unit that informs the GP unit
+    page = region.get(f"/cases/{case.id}", headers={"Accept-Language": "ru"})
+    text = page.get_data(as_text=True)
+    step = text[text.index("Подтверждающие материалы") :]
+    act = files["акт_применения_спецсредств.pdf"]
+    assert "акт_применения_спецсредств.pdf" in step and act.sha256 in step
+    link = f"/cases/{case.id}/attachments/{act.attachment_id}"
+    assert link in step
+    got = region.get(link)
+    assert got.status_code == 200 and got.data == ACT
+    assert got.headers["X-Content-SHA256"] == act.sha256
+    outsider = app.test_client()
+    sign_in(outsider, "kar.prosecutor")  # another region's district: the case does not exist
+    assert outsider.get(link).status_code == 404
 
 
 @pytest.mark.parametrize("item", ["causes", "staff_actions", "procedural_decision"])
