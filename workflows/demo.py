@@ -187,6 +187,31 @@ def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any], dict[str,
             },
             None,
         ),
+        *_incidents(engine),
+    ]
+
+
+def _incidents(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
+    """Single incidents (incident_report, ¶11.4, ¶13.5, ¶13.6) of every kind: a fresh one, one
+    whose notice to the region is late (3 h), one whose conclusion is late (20 h)."""
+    return [
+        (
+            "incident_report",
+            login,
+            {
+                "institution": institution,
+                "kind": kind,
+                "received_at": _iso(engine, hours_ago),
+                "description": description,
+            },
+            None,
+        )
+        for login, institution, kind, hours_ago, description in [
+            ("tlg.prosecutor", "UK-161-2", "self_injury", 1, "Осуждённый нанёс себе порезы"),
+            ("kar.prosecutor", "UK-159-11", "hunger_strike", 5, "Голодовка в знак протеста"),
+            ("knv.prosecutor", "SIZO-ALM", "suicide", 2, "Попытка суицида в камере"),
+            ("esl.prosecutor", "SIZO-AST", "special_means", 22, "Применены наручники"),
+        ]
     ]
 
 
