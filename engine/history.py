@@ -1012,8 +1012,14 @@ def _task_problems(conn: Connection, instance_id: int, events: list[dict[str, An
 
 
 def _data_problems(case: Any, events: list[dict[str, Any]]) -> list[str]:
-    """Values of the stored state that differ from the last event that recorded them."""
-    recorded: dict[str, tuple[Any, dict[str, Any]]] = {}
+    """Values of the stored state that no event recorded.
+
+    A completed case's data must be what its `instance_completed` event recorded. While a case
+    runs, what it shows merges the data its open tasks carry, and a branch may still carry a value
+    a later step changed; so each shown value must be one that an event recorded for that key at
+    some point (a start, a completion) — a value nobody ever entered is named.
+    """
+    seen: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for ev in events:
         after = ev.get("data_after")
         if not isinstance(after, dict):
@@ -1025,16 +1031,25 @@ def _data_problems(case: Any, events: list[dict[str, Any]]) -> list[str]:
         else:
             continue
         for key, value in values.items():
-            recorded[key] = (value, ev)
+            seen.setdefault(key, []).append((value, ev))
     if not case.state:
         return []
     data = _state_data(case.state, case.status == "completed")
+    final = events[-1] if events and events[-1]["event_type"] == "instance_completed" else None
     problems = []
-    for key, (value, ev) in recorded.items():
-        if key in data and _canonical(data[key]) != _canonical(value):
+    for key, recorded in seen.items():
+        if key not in data:
+            continue
+        shown = _canonical(data[key])
+        if final is not None and isinstance(final.get("data_after"), dict):
+            candidates = [(final["data_after"][key], final)] if key in final["data_after"] else []
+        else:
+            candidates = recorded
+        if candidates and all(_canonical(value) != shown for value, _ in candidates):
+            value, ev = candidates[-1]
             problems.append(
-                f"data value '{key}' is {_canonical(data[key])} in the case but "
-                f"{_canonical(value)} in {_describe_event(ev)}"
+                f"data value '{key}' is {shown} in the case, a value no event recorded "
+                f"(last recorded: {_canonical(value)} in {_describe_event(ev)})"
             )
     return problems
 
