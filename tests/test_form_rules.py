@@ -218,16 +218,17 @@ def test_a_conditional_field_is_required_only_when_shown(domain_engine, clock) -
         ROOT / "bpmn" / "npm_pmc_appeal" / "npm_pmc_appeal.bpmn", now=clock.now()
     )[0].form_rules("npm_pmc_appeal/appeal_check.form.json")
     with pytest.raises(ValidationFailed) as torture:
-        rules.validate({"findings": "torture", "check_report": "Проверено"})
+        rules.validate({"findings": "none", "torture_found": True, "check_report": "Проверено"})
     assert {k: p.code for k, p in torture.value.fields.items()} == {
         "victim_name": "required",
         "torture_description": "required",
+        "torture_found_at": "required",
     }
     # hidden fields are neither required nor stored
     cleaned = rules.validate(
         {"findings": "none", "check_report": "Проверено", "victim_name": "Болатов С."}
     )
-    assert cleaned == {"findings": "none", "check_report": "Проверено"}
+    assert cleaned == {"findings": "none", "check_report": "Проверено", "torture_found": False}
 
 
 def test_a_task_without_a_form_takes_no_data(engine, tmp_path) -> None:

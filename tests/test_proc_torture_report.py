@@ -1,5 +1,7 @@
-"""Torture report: the emergency chain with its 1 h / 3 h deadlines, the on-site check, the
-pre-trial register and the investigation's outcome (Instruction 104, ¶11.3, ¶13.4, ¶13.8)."""
+"""Torture report: the emergency chain with its deadlines (the district's immediate notice, 1 h /
+3 h to the GP unit, the on-site check), the pre-trial register without waiting for the region's
+reports, the legality check and the investigation's outcome (Instruction 104, ¶10.6, ¶10.7,
+¶11.3, ¶11.8, ¶13.4, ¶13.8)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from engine.calendar import add_working_days
 from engine.config import Settings
 from engine.tasks import TaskQuery
 from tests.conftest import BPMN_DIR
@@ -77,8 +81,58 @@ def test_the_district_notifies_the_region_and_goes_on_site_at_once(domain_engine
     assert set(open_tasks) == {"notify_region", "onsite_check"}
     notify = open_tasks["notify_region"]
     assert (notify.role, notify.office_code) == ("prosecutor", "ALM-TLG")
-    assert notify.due_at == RECEIVED + timedelta(hours=1)
-    assert open_tasks["onsite_check"].office_code == "ALM-TLG"
+    assert notify.due_at == RECEIVED + timedelta(minutes=30)  # "immediately": internal rule
+    onsite = open_tasks["onsite_check"]
+    assert (onsite.office_code, onsite.due_at) == ("ALM-TLG", RECEIVED + timedelta(hours=24))
+
+
+def test_a_missed_district_notice_is_recorded_and_the_regional_head_controls_it(
+    domain_engine,
+) -> None:
+    iid = start(domain_engine)
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(minutes=30)) == 0
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(minutes=30, seconds=1)) == 1
+    open_tasks = tasks(domain_engine, iid)
+    control = open_tasks["district_notice_control"]
+    assert (control.role, control.office_code) == ("head", "ALM-OBL")
+    assert "notify_region" in open_tasks  # the late notice is still owed
+    assert domain_engine.runtime.data(iid)["district_notice_breached"] is True
+
+
+def test_the_hour_counts_from_receipt_not_from_the_district_s_late_notice(domain_engine) -> None:
+    iid = start(domain_engine)
+    complete(
+        domain_engine, iid, "notify_region", {"region_notified_at": "2026-11-24T10:50:00+05:00"}
+    )
+    confirm = tasks(domain_engine, iid)["confirm_notice"]
+    assert confirm.due_at == RECEIVED + timedelta(hours=1)
+
+
+def test_a_missed_on_site_check_is_recorded_and_the_regional_head_controls_it(
+    domain_engine,
+) -> None:
+    iid = start(domain_engine)
+    complete(domain_engine, iid, "notify_region")
+    complete(domain_engine, iid, "confirm_notice")
+    complete(domain_engine, iid, "full_report", REPORT)
+    assert domain_engine.management.fire_due(RECEIVED + timedelta(hours=24, seconds=1)) == 1
+    open_tasks = tasks(domain_engine, iid)
+    control = open_tasks["onsite_control"]
+    assert (control.role, control.office_code) == ("head", "ALM-OBL")
+    assert "onsite_check" in open_tasks
+    assert domain_engine.runtime.data(iid)["onsite_breached"] is True
+
+
+def test_registration_does_not_wait_for_the_region_s_reports(domain_engine) -> None:
+    """¶13.8: after its on-site check the district decides at once."""
+    iid = start(domain_engine)
+    complete(domain_engine, iid, "onsite_check", {"check_findings": "Факт подтверждён"})
+    open_tasks = tasks(domain_engine, iid)
+    assert {"decide", "notify_region"} <= set(open_tasks)
+    assert (open_tasks["decide"].office_code, open_tasks["decide"].role) == (
+        "ALM-TLG",
+        "prosecutor",
+    )
 
 
 def test_the_regional_unit_confirms_the_phone_notice_within_one_hour(domain_engine) -> None:
@@ -132,14 +186,51 @@ def test_registered_transferred_and_closed_on_the_investigation_outcome(domain_e
     number = domain_engine.runtime.data(iid)["registration"]["number"]
     assert number.startswith("ERDR-2026-")
     complete(domain_engine, iid, "transfer", {"investigative_body": "АФМ"})
-    assert tasks(domain_engine, iid) == {}
+    legality = tasks(domain_engine, iid)["legality_check"]  # ¶11.8, while the case waits
+    assert (legality.role, legality.office_code) == ("prosecutor", "ALM-OBL")
+    assert domain_engine.runtime.data(iid)["registration_signalled"] is True
     delivered = domain_engine.runtime.deliver_message(
         "investigation_outcome", {"result": "charged"}, correlation={"case_id": iid}, actor="erdr"
     )
     assert delivered == [iid]
+    assert domain_engine.runtime.get(iid).status == "running"  # the legality check is owed
+    complete(domain_engine, iid, "legality_check", {"legality_findings": "Решения законны"})
     data = domain_engine.runtime.data(iid)
     assert data["torture_result"] == "investigated" and data["outcome"] == {"result": "charged"}
     assert domain_engine.runtime.get(iid).status == "completed"
+
+
+TRANSFERRED = "2026-11-25T10:00:00+05:00"
+
+
+def test_the_legality_check_has_a_deadline_and_the_regional_head_controls_a_miss(
+    domain_engine,
+) -> None:
+    iid = start(domain_engine)
+    through_the_emergency_chain(domain_engine, iid)
+    complete(domain_engine, iid, "decide", {"register": True, "decision_reasons": "п. 13.8"})
+    complete(domain_engine, iid, "transfer")
+    due = datetime.fromisoformat(add_working_days(TRANSFERRED, 10))
+    assert tasks(domain_engine, iid)["legality_check"].due_at == due
+    assert domain_engine.management.fire_due(due + timedelta(seconds=1)) == 1
+    control = tasks(domain_engine, iid)["legality_control"]
+    assert (control.role, control.office_code) == ("head", "ALM-OBL")
+    assert domain_engine.runtime.data(iid)["legality_breached"] is True
+
+
+def test_an_outcome_long_awaited_gives_the_regional_unit_a_control_task(domain_engine) -> None:
+    iid = start(domain_engine)
+    through_the_emergency_chain(domain_engine, iid)
+    complete(domain_engine, iid, "decide", {"register": True, "decision_reasons": "п. 13.8"})
+    complete(domain_engine, iid, "transfer")
+    complete(domain_engine, iid, "legality_check", {"legality_findings": "Решения законны"})
+    due = datetime.fromisoformat(add_working_days(TRANSFERRED, 30))
+    assert domain_engine.management.fire_due(due) == 0
+    assert domain_engine.management.fire_due(due + timedelta(seconds=1)) == 1
+    control = tasks(domain_engine, iid)["outcome_control"]
+    assert (control.role, control.office_code) == ("prosecutor", "ALM-OBL")
+    complete(domain_engine, iid, "outcome_control", {"investigation_status": "Идёт следствие"})
+    assert domain_engine.runtime.get(iid).status == "running"  # still waiting for the outcome
 
 
 def test_no_grounds_to_register_closes_the_case(domain_engine) -> None:
@@ -195,3 +286,18 @@ def test_the_model_publishes_with_its_forms(domain_engine) -> None:
     loaded, _ = domain_engine.repository.publish(MODEL, now=domain_engine.clock.now())
     names = {Path(p).name for p in loaded.files}
     assert {"torture_report.bpmn", "full_report.form.json", "confirm_notice.form.json"} <= names
+
+
+SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+
+
+def test_every_user_task_names_its_basis_and_deadline_rule() -> None:
+    """Issue 11: each task shows the ¶ it comes from and its deadline rule in three languages."""
+    tree = etree.parse(str(MODEL))
+    for task in tree.iter(f"{BPMN}userTask"):
+        props = {p.get("name"): p.get("value") for p in task.iter(f"{SPIFF}property")}
+        assert props.get("basis"), task.get("id")
+        if "deadline" in props:
+            for key in ("deadline_rule", "deadline_rule_kk", "deadline_rule_en"):
+                assert props.get(key), (task.get("id"), key)
