@@ -15,7 +15,11 @@ from playwright.sync_api import Page, expect
 
 from engine.audit_export import verify_export
 from engine.audit_keys import AuditSettings, SigningKey
-from tests.browser.test_accessibility import choose_language
+from tests.browser.test_accessibility import (
+    axe,  # noqa: F401  (the fixture: axe-core injected)
+    choose_language,
+    serious_violations,
+)
 from tests.browser.test_case_page import watch_for_refusals
 from tests.conftest import ROOT
 from tests.test_audit_trace import late_case
@@ -111,9 +115,12 @@ def test_an_auditor_finds_the_case_traces_it_verifies_and_exports(
     assert errors == []
 
 
+@pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("locale", ["ru", "kk", "en"])
 def test_the_audit_pages_are_photographed_in_every_language(page: Page, live, locale) -> None:
+    """…and axe-core finds no serious or critical WCAG 2.1 AA violation on them."""
     base, engine = live
+    found: dict[str, list[str]] = {}
     errors = watch_for_refusals(page)
     iid = auditor_case(engine)
     sign_in(page, base, "tlg.auditor")
@@ -121,8 +128,10 @@ def test_the_audit_pages_are_photographed_in_every_language(page: Page, live, lo
     page.goto(f"{base}/audit/cases/{iid}")
     expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
     shoot(page, "trace", locale)
+    found["trace"] = serious_violations(page)
     page.click("#exports a[href$='/report']")
     expect(page.locator("#report-hashes")).to_be_visible()
+    found["report"] = serious_violations(page)
     page.emulate_media(media="print")
     expect(page.locator("header")).to_be_hidden()
     shoot(page, "report_print", locale)
@@ -132,4 +141,6 @@ def test_the_audit_pages_are_photographed_in_every_language(page: Page, live, lo
     expect(page.locator(".flash.ok")).to_contain_text(VERIFIED[locale])
     expect(page.locator("#checkpoints tr[data-checkpoint] [data-signed='true']")).to_have_count(1)
     shoot(page, "verification", locale)
+    found["verification"] = serious_violations(page)
+    assert {name: problems for name, problems in found.items() if problems} == {}
     assert errors == []
