@@ -306,3 +306,29 @@ def test_the_case_page_tells_auditors_whether_the_record_holds(web, domain_engin
     prosecutor = web.application.test_client()
     sign_in(prosecutor, "tlg.prosecutor")
     assert 'id="case-proof"' not in page(prosecutor, f"/cases/{iid}")
+
+
+def test_a_step_passed_three_times_is_counted_three_times(web, domain_engine, clock) -> None:
+    """An act reviewed, returned for rework and reviewed again: the review counts 3 passes on
+    the diagram and in the steps table, and the rework shows the summary before and after."""
+    from tests.test_proc_act_routing import MODEL, start_act
+
+    domain_engine.repository.publish(MODEL, now=clock.now())
+    case = start_act(domain_engine, origin="ALM-TLG", level="regional")
+    case.review("ALM-TLG", "forward")
+    case.review("ALM-OBL", "return", comment="Не указаны нормы закона")
+    case.rework(summary="Акт с указанием норм УИК РК")
+    case.review("ALM-OBL", "forward")
+    sign_in(web, "alm.auditor")
+    switch(web, "en")
+    html = page(web, f"/audit/cases/{case.id}")
+    counts = json.loads(re.search(r"data-counts='([^']*)'", html).group(1).replace("&#34;", '"'))
+    assert counts["act_review"] == 3 and counts["act_rework"] == 1
+    row = re.search(r'<tr data-element="act_review"><td>[^<]+</td><td>(\d+)</td>', html)
+    assert row.group(1) == "3"
+    reworked = [
+        visible_text(r)
+        for r in re.findall(r'<tr data-event="task_completed".*?</tr>', html, re.S)
+        if "Акт с указанием норм УИК РК" in r
+    ]
+    assert len(reworked) == 1 and "→ Акт с указанием норм УИК РК" in reworked[0]
