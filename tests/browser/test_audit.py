@@ -115,6 +115,28 @@ def test_an_auditor_finds_the_case_traces_it_verifies_and_exports(
     assert errors == []
 
 
+def test_the_diagram_counts_a_step_passed_three_times(page: Page, live) -> None:
+    """An act returned for rework: its review carries a ×3 badge on the trace's diagram."""
+    from tests.test_proc_act_routing import MODEL, start_act
+
+    base, engine = live
+    errors = watch_for_refusals(page)
+    engine.repository.publish(MODEL, now=engine.clock.now())
+    case = start_act(engine, origin="ALM-TLG", level="regional")
+    case.review("ALM-TLG", "forward")
+    case.review("ALM-OBL", "return", comment="Не указаны нормы закона")
+    case.rework(summary="Акт с указанием норм УИК РК")
+    case.review("ALM-OBL", "forward")
+    sign_in(page, base, "tlg.auditor")
+    choose_language(page, "en")
+    page.goto(f"{base}/audit/cases/{case.id}")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(page.locator(".diagram-count[data-element='act_review']")).to_have_text("×3")
+    expect(page.locator(".djs-element.current[data-element-id='act_dispatch']")).to_have_count(1)
+    shoot(page, "trace_loop", "en")
+    assert errors == []
+
+
 @pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("locale", ["ru", "kk", "en"])
 def test_the_audit_pages_are_photographed_in_every_language(page: Page, live, locale) -> None:
