@@ -126,18 +126,13 @@ class ProcessInstance(Base):
     audit_checkpoint_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
-# audit search (engine/audit_search.py, migration 0006): newest first, in a scope, or flagged
+# audit search (engine/audit_search.py, migration 0006): opened in a date range; newest
+# (highest number) first in an office, or among the cases with a flag
 Index("ix_instance_created", ProcessInstance.created_at, ProcessInstance.id)
-Index(
-    "ix_instance_office_created",
-    ProcessInstance.office_code,
-    ProcessInstance.created_at,
-    ProcessInstance.id,
-)
+Index("ix_instance_office_id", ProcessInstance.office_code, ProcessInstance.id)
 for _flag in ("breached_at", "incident_at"):
     Index(
         f"ix_instance_{_flag[:-3]}",
-        ProcessInstance.created_at,
         ProcessInstance.id,
         sqlite_where=text(f"{_flag} IS NOT NULL"),
         postgresql_where=text(f"{_flag} IS NOT NULL"),

@@ -18,8 +18,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from babel.dates import format_datetime
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user, login_required
 
 from engine.audit_search import CaseHit, CaseQuery, CaseSearch
@@ -33,7 +34,7 @@ from workflows.users import User
 from .access_log import record_access
 from .case_file import institution_name, office_name
 from .forms import parse_local_date
-from .i18n import LOCAL_ZONE, local_time, locale_code, translated
+from .i18n import DATE_PATTERNS, DEFAULT_LOCALE, LOCAL_ZONE, local_time, locale_code, translated
 from .ids import register_converters
 from .refusals import abort_page
 
@@ -41,6 +42,7 @@ audit = Blueprint("audit", __name__)
 audit.record(register_converters)
 
 PAGE = 50
+_MARK = 987654321987  # a case number standing for "this row's" in a link pattern
 COUNT_CAP = 1000  # counted this far, then "1000+" (as the queues do)
 MAX_PAGE = 200  # 10,000 rows deep is as far as paging goes; narrow the search instead
 #: start-data values that name a person, shown on a result row
@@ -193,23 +195,80 @@ def _trace_url(case_id: int) -> str:
     )
 
 
-def hit_row(hit: CaseHit, locale: str) -> dict[str, Any]:
-    directory = _directory()
-    institution = hit.values.get("institution")
+class Names:
+    """Offices, institutions and procedures in the user's language, each looked up once a
+    page (a page names the same few offices fifty times); times as `local_time` words them,
+    with the locale and pattern looked up once; links built from one pattern each."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.directory = _directory()
+        self._seen: dict[tuple[str, str], str] = {}
+        self._babel_locale = get_locale()
+        self._pattern = f"{DATE_PATTERNS.get(locale, DATE_PATTERNS[DEFAULT_LOCALE])}, HH:mm"
+        self._links: dict[str, str] = {}
+
+    def time(self, instant: datetime | None) -> str:
+        """The same words as web/i18n.py `local_time`, without its per-call lookups."""
+        if instant is None:
+            return ""
+        return format_datetime(instant, self._pattern, tzinfo=LOCAL_ZONE, locale=self._babel_locale)
+
+    def link(self, endpoint: str, case_id: int) -> str:
+        """`url_for(endpoint, instance_id=case_id)`, from a pattern made once a page."""
+        if endpoint not in self._links:
+            self._links[endpoint] = url_for(endpoint, instance_id=_MARK).replace(str(_MARK), "{}")
+        return self._links[endpoint].format(case_id)
+
+    def _get(self, kind: str, code: str, find: Any) -> str:
+        key = (kind, code)
+        if key not in self._seen:
+            self._seen[key] = find(code)
+        return self._seen[key]
+
+    def office(self, code: str | None) -> str:
+        if not code:
+            return "—"
+        return self._get("o", code, lambda c: office_name(self.directory, c, self.locale))
+
+    def institution(self, code: str | None) -> str:
+        if not code:
+            return ""
+        return self._get("i", code, lambda c: institution_name(self.directory, c, self.locale))
+
+    @property
+    def trace_endpoint(self) -> str:
+        """The trace (web/audit_trace.py) when the app has it, else the case page."""
+        if "audit_trace.trace_page" in current_app.view_functions:
+            return "audit_trace.trace_page"
+        return "cases.case_page"
+
+    def status(self, code: str) -> str:
+        return self._get("s", code, lambda c: str(STATUS_WORDS.get(c, c)))
+
+    def version(self, number: int) -> str:
+        return self._get("v", str(number), lambda n: gettext("version %(n)s", n=n))
+
+    def procedure(self, process_id: str) -> str:
+        return self._get("p", process_id, lambda p: procedure_title(p, self.locale))
+
+
+def hit_row(hit: CaseHit, names: Names) -> dict[str, Any]:
     return {
         "hit": hit,
-        "procedure": procedure_title(hit.process_id, locale),
-        "office": office_name(directory, hit.office_code, locale) or "—",
-        "institution": institution_name(directory, institution, locale) if institution else "",
+        "procedure": names.procedure(hit.process_id),
+        "version": names.version(hit.version),
+        "office": names.office(hit.office_code),
+        "institution": names.institution(hit.values.get("institution")),
         "people": [hit.values[k] for k in PEOPLE if hit.values.get(k)],
-        "started": local_time(hit.created_at),
-        "closed": local_time(hit.completed_at),
-        "status": str(STATUS_WORDS.get(hit.status, hit.status)),
-        "breached": local_time(hit.breached_at),
-        "incident": local_time(hit.incident_at),
-        "case_url": url_for("cases.case_page", instance_id=hit.id),
-        "trace_url": _trace_url(hit.id),
-        "access_url": url_for("audit.case_access", instance_id=hit.id),
+        "started": names.time(hit.created_at),
+        "closed": names.time(hit.completed_at),
+        "status": names.status(hit.status),
+        "breached": names.time(hit.breached_at),
+        "incident": names.time(hit.incident_at),
+        "case_url": names.link("cases.case_page", hit.id),
+        "trace_url": names.link(names.trace_endpoint, hit.id),
+        "access_url": names.link("audit.case_access", hit.id),
     }
 
 
@@ -217,9 +276,8 @@ def _choices(user: User, locale: str) -> dict[str, Any]:
     """The form's choices: procedures and versions that have cases, offices and institutions
     of the user's scope, in the user's language."""
     directory = _directory()
-    versions = CaseSearch(_engine().db).versions()
-    published = {d["process_id"] for d in _engine().repository.list()}
-    procedures = sorted({p for p, _v in versions} | published)
+    published = _engine().repository.list()  # every version, from the small definitions table
+    procedures = sorted({d["process_id"] for d in published})
     offices = [
         (o.code, translated(o.name, o.names))
         for o in directory.offices()
@@ -232,7 +290,7 @@ def _choices(user: User, locale: str) -> dict[str, Any]:
     ]
     return {
         "procedures": [(p, procedure_title(p, locale)) for p in procedures],
-        "versions": sorted({v for _p, v in versions}),
+        "versions": sorted({int(d["version"]) for d in published}),
         "offices": sorted(offices, key=lambda o: o[1]),
         "institutions": sorted(institutions, key=lambda i: i[1]),
         "statuses": [(k, str(v)) for k, v in STATUS_WORDS.items()],
@@ -254,9 +312,10 @@ def search() -> Any:
     total = finder.count(query, cap=COUNT_CAP + 1)
     more = total > COUNT_CAP
     active = {k: v for k, v in params.items() if v}
+    names = Names(locale)
     return render_template(
         "audit/search.html",
-        rows=[hit_row(h, locale) for h in found[:PAGE]],
+        rows=[hit_row(h, names) for h in found[:PAGE]],
         params=params,
         active=active,
         problems=problems,
@@ -295,7 +354,7 @@ def access_query(user: User, params: dict[str, str], problems: dict[str, str]) -
     return query
 
 
-def access_row(row: dict[str, Any], people: dict[str, str], locale: str) -> dict[str, Any]:
+def access_row(row: dict[str, Any], people: dict[str, str], names: Names) -> dict[str, Any]:
     users = current_app.extensions["nadzor.users"]
     login = row["login"]
     if login not in people:
@@ -305,9 +364,9 @@ def access_row(row: dict[str, Any], people: dict[str, str], locale: str) -> dict
             people[login] = ""
     return {
         "row": row,
-        "at": local_time(row["at"], seconds=True),
+        "at": local_time(row["at"], seconds=True),  # one a row: the seconds matter here
         "who": people[login],
-        "office": office_name(_directory(), row["office_code"], locale),
+        "office": names.office(row["office_code"]),
         "what": str(WHAT_WORDS.get(row["what"], row["what"])),
         "refused": row["status"] in (403, 404),
         "case_url": url_for("cases.case_page", instance_id=row["instance_id"])
@@ -325,8 +384,9 @@ def _access_page(user: User, query: AccessQuery, **extra: Any) -> Any:
     total = log.count(query, cap=COUNT_CAP + 1)
     more = total > COUNT_CAP
     people: dict[str, str] = {}
+    names = Names(locale)
     return {
-        "rows": [access_row(r, people, locale) for r in found[:PAGE]],
+        "rows": [access_row(r, people, names) for r in found[:PAGE]],
         "total": f"{COUNT_CAP}+" if more else total,
         "page": page,
         "pages": _pages(total, page, more),

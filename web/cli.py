@@ -679,6 +679,30 @@ def bench_queue(cases: int, repeat: int, database_url: str | None, as_json: bool
             click.echo(line)
 
 
+@bench.command("audit")
+@click.option("-n", "--cases", default=100_000, show_default=True, type=int, help="stored cases")
+@click.option("--repeat", default=30, show_default=True, type=int, help="timed requests per shape")
+@click.option(
+    "--database-url",
+    default=None,
+    help="a fresh database to fill (default: a SQLite file in a temporary folder)",
+)
+@click.option("--json", "as_json", is_flag=True)
+def bench_audit(cases: int, repeat: int, database_url: str | None, as_json: bool) -> None:
+    """Auditors' search over N cases and 10 history events a case: p95 per query shape."""
+    from web.bench_audit import run_audit_bench
+
+    result = run_audit_bench(cases, repeat, database_url)
+    if as_json:
+        _echo_json(result)
+        return
+    for name, shape in result["shapes"].items():
+        click.echo(f"{name:<20} p50 {shape['p50_ms']:>8.2f} ms  p95 {shape['p95_ms']:>8.2f} ms")
+    for key, value in result.items():
+        if key not in ("shapes", "p95_ms"):
+            click.echo(f"{key:>20}: {value}")
+
+
 def run() -> None:
     try:
         main()

@@ -37,22 +37,24 @@ def upgrade() -> None:
         " WHERE i.instance_id = process_instance.id)"
         " WHERE EXISTS (SELECT 1 FROM incident i WHERE i.instance_id = process_instance.id)"
     )
+    # newest first is the highest number first: an office's cases, a flag's cases, in order
     op.create_index("ix_instance_created", "process_instance", ["created_at", "id"])
-    op.create_index(
-        "ix_instance_office_created", "process_instance", ["office_code", "created_at", "id"]
-    )
+    op.create_index("ix_instance_office_id", "process_instance", ["office_code", "id"])
     for flag in ("breached_at", "incident_at"):
         op.create_index(
             f"ix_instance_{flag[:-3]}",
             "process_instance",
-            ["created_at", "id"],
+            ["id"],
             sqlite_where=sa.text(f"{flag} IS NOT NULL"),
             postgresql_where=sa.text(f"{flag} IS NOT NULL"),
         )
+    # a name's other words are checked against the case's own words, read off the index alone
+    op.create_index("ix_case_term_instance_term", "case_term", ["instance_id", "term"])
 
 
 def downgrade() -> None:
-    for name in ("incident", "breached", "office_created", "created"):
+    op.drop_index("ix_case_term_instance_term", table_name="case_term")
+    for name in ("incident", "breached", "office_id", "created"):
         op.drop_index(f"ix_instance_{name}", table_name="process_instance")
     with op.batch_alter_table("process_instance") as batch_op:
         batch_op.drop_column("incident_at")
