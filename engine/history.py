@@ -324,11 +324,12 @@ def write_checkpoint(
             ],
         )
     if cases:
+        # the rows are ours until commit (locked above; SQLite: the write lock), so each case's
+        # audit_seq is still the one recorded: one statement marks them all
         conn.execute(
             update(instance_table)
-            .where(instance_table.c.id == bindparam("b_id"))
-            .values(audit_checkpoint_seq=bindparam("b_seq")),
-            [{"b_id": r.id, "b_seq": r.audit_seq} for r in cases],
+            .where(instance_table.c.id.in_([r.id for r in cases]))
+            .values(audit_checkpoint_seq=instance_table.c.audit_seq)
         )
     if chains:
         conn.execute(

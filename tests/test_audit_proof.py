@@ -490,3 +490,26 @@ def test_a_backlog_is_checkpointed_in_short_slices(audited, monkeypatch) -> None
     done = audited.management.checkpoint()  # the CLI's: until nothing is left
     assert done["more"] is False and done["checkpoints_written"] == 2
     assert audited.verify_history()["ok"] is True
+
+
+def test_checkpoints_from_before_the_upgrade_still_verify_and_chain_on(audited) -> None:
+    """A checkpoint of the old kind (every head in one row, no root) stays verifiable."""
+    from engine.history import _legacy_checkpoint_hash, current_heads
+
+    iid = _completed_case(audited)
+    with audited.db.write() as conn:
+        heads = current_heads(conn)
+        instant = audited.clock.now()
+        events = conn.execute(select(func.count()).select_from(events_t)).scalar_one()
+        digest = _legacy_checkpoint_hash(instant, heads, events, GENESIS)
+        conn.execute(
+            insert(cp_t).values(
+                instant=instant, heads=heads, events=events, prev_hash=GENESIS, hash=digest
+            )
+        )
+    first = audited.management.checkpoint()  # records every chain once, chained to the old one
+    assert first["chains"] == len(heads) and first["events"] == events
+    assert audited.verify_history()["ok"] is True
+    _rewrite_chain(audited, iid, actor="mallory")
+    result = audited.verify_history()
+    assert result["ok"] is False and result["chain"] == case_chain(iid)
