@@ -483,3 +483,57 @@ def test_the_start_form_offers_the_fourteen_kinds_in_three_languages() -> None:
     [kind] = [c for c in form["components"] if c["key"] == "kind"]
     assert [v["value"] for v in kind["values"]] == list(KINDS)
     assert all(v["label"] and v["label_kk"] and v["label_en"] for v in kind["values"])
+
+
+# -- as a called process -------------------------------------------------------------------------
+
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    id="caller_definitions" targetNamespace="http://nadzor.kz/test">
+  <bpmn:process id="emergency_caller" name="Вызывающая процедура" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="found" name="Пытки выявлены">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>appeal_received_at = received_at
+received_at = torture_found_at
+kind = "torture"</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:callActivity id="emergency" name="ЧП" calledElement="emergency_report">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="found" />
+    <bpmn:sequenceFlow id="f2" sourceRef="found" targetRef="emergency" />
+    <bpmn:sequenceFlow id="f3" sourceRef="emergency" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_called_by_another_procedure_its_deadlines_count_from_the_callers_received_at(
+    domain_engine, tmp_path
+) -> None:
+    """An appeal received five days ago whose check found torture now: the emergency chain's
+    deadlines run from the finding, so nothing is breached at once."""
+    caller = tmp_path / "emergency_caller" / "emergency_caller.bpmn"
+    caller.parent.mkdir()
+    caller.write_text(CALLER, encoding="utf-8")
+    domain_engine.repository.publish(caller, now=domain_engine.clock.now())
+    iid = domain_engine.runtime.start(
+        "emergency_caller",
+        {
+            "institution": "UK-161-2",
+            "received_at": "2026-11-19T10:00:00+05:00",
+            "torture_found_at": "2026-11-24T10:00:00+05:00",
+            "description": "Проверка по обращению выявила избиение",
+        },
+        actor="tlg.prosecutor",
+    )
+    assert fire(domain_engine, RECEIVED + timedelta(minutes=1)) == 0
+    open_tasks = tasks(domain_engine, iid)
+    assert set(open_tasks) == {"notify_region", "onsite_check"}
+    assert open_tasks["notify_region"].due_at == RECEIVED + timedelta(minutes=30)
+    complete(domain_engine, iid, "notify_region")
+    assert tasks(domain_engine, iid)["confirm_notice"].due_at == RECEIVED + timedelta(hours=1)
+    assert "regional_response" in tasks(domain_engine, iid)  # kind torture from the caller
