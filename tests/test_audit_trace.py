@@ -332,3 +332,23 @@ def test_a_step_passed_three_times_is_counted_three_times(web, domain_engine, cl
         if "Акт с указанием норм УИК РК" in r
     ]
     assert len(reworked) == 1 and "→ Акт с указанием норм УИК РК" in reworked[0]
+
+
+def test_the_trace_names_a_task_row_that_no_longer_matches_its_event(
+    web, domain_engine, clock
+) -> None:
+    from sqlalchemy import update
+
+    from engine.models import HumanTask
+
+    iid, guid = late_case(domain_engine, clock)
+    table = HumanTask.__table__
+    with domain_engine.db.write() as conn:
+        conn.execute(update(table).where(table.c.task_guid == guid).values(completed_by="tlg.head"))
+    sign_in(web, "tlg.auditor")
+    switch(web, "en")
+    html = page(web, f"/audit/cases/{iid}")
+    proof = html[html.index('id="proof"') : html.index("</section>")]
+    assert 'data-ok="false"' in proof
+    assert "does not hold" in visible_text(proof) and "tlg.head" in visible_text(proof)
+    assert 'id="case-proof" data-ok="false"' in page(web, f"/cases/{iid}")
