@@ -492,3 +492,122 @@ def test_the_parameters_say_which_terms_are_internal_rules() -> None:
     assert "gp_info_hours = 24: ¶11.4" in doc
     script = parameters.find("bpmn:script", NS).text or ""
     assert "gp_info_due = add_hours(received_at, gp_info_hours)" in script
+
+
+# -- the doors: REST API and the start page --------------------------------------------------------
+
+
+@pytest.fixture
+def app(incidents):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    return create_app({"NADZOR_ENGINE": incidents, "TESTING": True})
+
+
+@pytest.fixture
+def api(app, incidents):  # type: ignore[no-untyped-def]
+    from workflows.users import UserDirectory
+
+    client = app.test_client()
+    users = UserDirectory(incidents.db)
+
+    def call(method: str, path: str, login: str, locale: str | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if locale:  # the language is the user's own choice, remembered on the account
+            users.set_locale(users.get(login).id, locale)
+        headers = {"Authorization": f"Bearer {users.issue_token(login)}"}
+        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+    return call
+
+
+def test_through_the_api_a_special_means_case_runs_with_its_materials(api, incidents) -> None:
+    started = api(
+        "POST",
+        "/procedures/incident_report/instances",
+        "tlg.prosecutor",
+        json={
+            "institution": "UK-161-2",
+            "kind": "special_means",
+            "received_at": RECEIVED_AT,
+            "description": DESCRIPTIONS["special_means"],
+        },
+    )
+    assert started.status_code == 201, started.json
+    [task] = started.json["tasks"]
+    assert (task["name"], task["office_code"]) == ("special_means_conclusion", "ALM-TLG")
+    assert task["due_at"] == "2026-11-25T01:00:00+00:00"  # 20 hours (internal rule)
+    done = api(
+        "POST", f"/tasks/{task['id']}/complete", "tlg.prosecutor", json={"data": conclusion()}
+    )
+    assert done.status_code == 200, done.json
+    refs = {r["name"]: r for r in done.json["data"]["materials"]}
+    assert refs["акт_применения_спецсредств.pdf"]["sha256"] == hashlib.sha256(ACT).hexdigest()
+    [inform] = [t for t in done.json["tasks"] if t["state"] == "ready"] or done.json["tasks"]
+    assert (inform["name"], inform["office_code"]) == ("inform_gp", "ALM-OBL")
+    assert inform["due_at"] == "2026-11-25T05:00:00+00:00"  # 24 hours from receipt (¶11.4)
+    iid = started.json["id"]
+    ref = refs["акт_применения_спецсредств.pdf"]
+    got = api("GET", f"/cases/{iid}/attachments/{ref['attachment_id']}", "alm.prosecutor")
+    assert got.status_code == 200 and got.data == ACT
+
+
+CHOOSE = {
+    "ru": "Выберите значение из списка.",
+    "kk": "Тізімнен мән таңдаңыз.",
+    "en": "Choose a value from the list.",
+}
+
+
+@pytest.mark.parametrize("locale", ["ru", "kk", "en"])
+def test_the_api_refuses_an_unknown_kind_in_the_users_words(api, incidents, locale) -> None:
+    refused = api(
+        "POST",
+        "/procedures/incident_report/instances",
+        "tlg.prosecutor",
+        locale,
+        json={
+            "institution": "UK-161-2",
+            "kind": "riot",  # an emergency of ¶2.12: emergency_report, not a single incident
+            "received_at": RECEIVED_AT,
+            "description": "…",
+        },
+    )
+    assert refused.status_code == 422
+    assert refused.json["problems"]["kind"]["code"] == "not_an_option"
+    assert refused.json["problems"]["kind"]["params"]["options"] == KINDS
+    assert refused.json["fields"]["kind"] == CHOOSE[locale]
+    assert incidents.tasks.list(TaskQuery(process_id="incident_report")) == []
+
+
+def test_the_start_page_offers_the_four_kinds_in_the_users_language(app, incidents) -> None:
+    from tests.test_web_queue import csrf, sign_in
+    from workflows.users import UserDirectory
+
+    web = app.test_client()
+    sign_in(web, "tlg.prosecutor")
+    users = UserDirectory(incidents.db)
+    for locale, labels in {
+        "ru": ["Членовредительство", "Голодовка", "Суицид", "Применение специальных средств"],
+        "kk": ["Өзіне-өзі зақым келтіру", "Аштық жариялау", "Арнаулы құралдарды қолдану"],
+        "en": ["Self-injury", "Hunger strike", "Suicide", "Use of special means"],
+    }.items():
+        users.set_locale(users.get("tlg.prosecutor").id, locale)
+        form = web.get("/start/incident_report")
+        assert form.status_code == 200
+        text = form.get_data(as_text=True)
+        for label in labels:
+            assert label in text, (locale, label)
+    users.set_locale(users.get("tlg.prosecutor").id, "ru")
+    form = web.get("/start/incident_report").get_data(True)
+    bad = web.post(
+        "/start/incident_report",
+        data={
+            "csrf_token": csrf(form),
+            "institution": "UK-161-2",
+            "kind": "riot",
+            "received_at": "2026-11-24T10:00",
+            "description": "…",
+        },
+    )
+    assert bad.status_code == 422 and 'data-field="kind"' in bad.get_data(True)
+    assert incidents.tasks.list(TaskQuery(process_id="incident_report")) == []
