@@ -155,6 +155,7 @@ def _run(engine: Engine, cases: int, moved: int, rounds: int) -> dict[str, Any]:
         "seed_s": round(seed_s, 1),
         "moved_per_checkpoint": moved,
         "rounds": rounds,
+        "checkpoint_ms_min": round(min(durations), 2),  # the least disturbed by other load
         "checkpoint_ms_p50": round(statistics.median(durations), 2),
         "checkpoint_ms_p95": round(percentile(durations, 0.95), 2),
         "checkpoint_bytes": figures[-1]["bytes"],
