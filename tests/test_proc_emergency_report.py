@@ -537,3 +537,37 @@ def test_called_by_another_procedure_its_deadlines_count_from_the_callers_receiv
     complete(domain_engine, iid, "notify_region")
     assert tasks(domain_engine, iid)["confirm_notice"].due_at == RECEIVED + timedelta(hours=1)
     assert "regional_response" in tasks(domain_engine, iid)  # kind torture from the caller
+
+
+# -- through the REST API: the same rules, in words -----------------------------------------------
+
+
+@pytest.fixture
+def api(domain_engine):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+    from workflows.users import UserDirectory
+
+    domain_engine.repository.publish(MODEL, now=domain_engine.clock.now())
+    client = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True}).test_client()
+    token = UserDirectory(domain_engine.db).issue_token("tlg.prosecutor")
+
+    def post(path: str, body: dict):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.post(f"/api/v1{path}", headers=headers, json=body)
+
+    return post
+
+
+def test_the_api_starts_an_emergency_and_refuses_an_unknown_kind_in_words(
+    api, domain_engine
+) -> None:
+    answer = api("/procedures/emergency_report/instances", {**PAYLOAD, "kind": "fire_drill"})
+    assert answer.status_code == 422, answer.json
+    assert answer.json["problems"]["kind"]["code"] == "not_an_option"
+    # in the user's language, as the page says it
+    assert answer.json["fields"]["kind"] == "Выберите значение из списка."
+    assert set(answer.json["fields"]) == {"kind"}
+    assert domain_engine.tasks.list(TaskQuery(process_id="emergency_report")) == []
+    answer = api("/procedures/emergency_report/instances", {**PAYLOAD, "kind": "hunger_strike"})
+    assert answer.status_code == 201, answer.json
+    assert {t["name"] for t in answer.json["tasks"]} == {"notify_region", "onsite_check"}
