@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from typing import Any
 
 import pytest
@@ -61,7 +62,10 @@ def test_files_are_stored_with_sha256_and_referenced_in_the_history(engine) -> N
     photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
     engine.tasks.complete(
         guid,
-        {"note": "ok", "materials": [upload("заключение.pdf", PDF), upload("photo.png", photo, "")]},  # noqa: E501
+        {
+            "note": "ok",
+            "materials": [upload("заключение.pdf", PDF), upload("photo.png", photo, "")],
+        },
         actor="tlg.prosecutor",
     )
     with engine.db.read() as conn:
@@ -190,3 +194,210 @@ def test_a_file_is_read_only_through_its_own_case(engine) -> None:  # type: igno
             read_attachment(conn, iid, "../../etc/passwd")
 
 
+# -- the doors: REST API and pages --------------------------------------------------------------
+
+
+@pytest.fixture
+def app(engine):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    return create_app({"NADZOR_ENGINE": engine, "TESTING": True})
+
+
+@pytest.fixture
+def api(app, engine):  # type: ignore[no-untyped-def]
+    from workflows.users import UserDirectory
+
+    client = app.test_client()
+    users = UserDirectory(engine.db)
+    tokens: dict[str, str] = {}
+
+    def call(method: str, path: str, login: str = "tlg.prosecutor", **kwargs: Any):  # type: ignore[no-untyped-def]
+        if login not in tokens:
+            tokens[login] = users.issue_token(login)
+        headers = {"Authorization": f"Bearer {tokens[login]}", "Accept-Language": "en"}
+        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+    return call
+
+
+def page(client, login: str):  # type: ignore[no-untyped-def]
+    from tests.test_web_queue import sign_in
+
+    sign_in(client, login)
+    return client
+
+
+def test_the_api_takes_files_as_base64_and_gives_them_back(engine, api) -> None:  # type: ignore[no-untyped-def]
+    started_case = api(
+        "POST",
+        "/procedures/attach_files/instances",
+        json={**START, "report_files": [upload("сообщение.txt", "текст".encode(), "text/plain")]},
+    )
+    assert started_case.status_code == 201, started_case.json
+    iid = started_case.json["id"]
+    [report] = started_case.json["data"]["report_files"]
+    assert report["sha256"] == hashlib.sha256("текст".encode()).hexdigest()
+    [task] = started_case.json["tasks"]
+    done = api(
+        "POST", f"/tasks/{task['id']}/complete", json={"data": {"materials": upload("a.pdf", PDF)}}
+    )
+    assert done.status_code == 200, done.json
+    [ref] = done.json["data"]["materials"]
+    assert ref["size"] == len(PDF) and ref["name"] == "a.pdf"
+
+    got = api("GET", f"/cases/{iid}/attachments/{ref['attachment_id']}")
+    assert got.status_code == 200 and got.data == PDF
+    assert got.headers["Content-Type"] == "application/pdf"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.headers["X-Content-SHA256"] == ref["sha256"]
+    cyrillic = api("GET", f"/cases/{iid}/attachments/{report['attachment_id']}")
+    assert "filename*=UTF-8''%D1%81%D0%BE%D0%BE" in cyrillic.headers["Content-Disposition"]
+    # another office's prosecutor: the case does not exist for them
+    assert (
+        api("GET", f"/cases/{iid}/attachments/{ref['attachment_id']}", "kar.prosecutor").status_code
+        == 404
+    )  # noqa: E501
+    assert api("GET", f"/cases/{iid}/attachments/not-an-id").status_code == 404
+    history = api("GET", f"/instances/{iid}/history").json
+    completed = [e for e in history if e["event_type"] == "task_completed"]
+    assert completed[0]["data_after"]["materials"][0]["sha256"] == ref["sha256"]
+
+
+def test_the_api_refuses_bad_files_in_words(engine, api) -> None:  # type: ignore[no-untyped-def]
+    _, guid = started(engine)
+    big = upload("big.bin", b"\0" * (MAX_FILE_BYTES + 1))
+    refused = api("POST", f"/tasks/{guid}/complete", json={"data": {"materials": [big]}})
+    assert refused.status_code == 422
+    # in the user's language (Russian for the demo users), as the page says it
+    assert refused.json["fields"]["materials"] == (
+        "Файл «big.bin» больше 10 МБ — предельного размера одного файла."
+    )
+    assert refused.json["problems"]["materials"]["code"] == "file_too_large"
+    bad = api(
+        "POST",
+        f"/tasks/{guid}/complete",
+        json={"data": {"materials": [{"name": "a.pdf", "content_base64": "@@"}]}},
+    )
+    assert bad.json["fields"]["materials"] == "Содержимое файла «a.pdf» — не корректный base64."
+    assert stored_count(engine) == 0
+
+
+def test_a_body_over_the_file_limit_is_413_in_words(engine, api, app) -> None:  # type: ignore[no-untyped-def]
+    from web.app import FILE_BODY_BYTES
+
+    _, guid = started(engine)
+    too_big = b'{"data": {"materials": "' + b"A" * FILE_BODY_BYTES + b'"}}'
+    answer = api("POST", f"/tasks/{guid}/complete", data=too_big, content_type="application/json")
+    assert answer.status_code == 413 and "30 MiB" in answer.json["detail"]
+    # a form without a file field keeps the 1 MiB limit
+    review = api("POST", "/tasks/" + guid + "/claim", data=b"x" * (2 * 1024 * 1024))
+    assert review.status_code == 413
+
+
+def test_the_case_is_read_through_the_case_scope_only(engine, api) -> None:  # type: ignore[no-untyped-def]
+    iid, guid = started(engine)
+    engine.tasks.complete(guid, {"materials": [upload("a.pdf", PDF)]}, actor="tlg.prosecutor")
+    other, _ = started(engine)
+    with engine.db.read() as conn:
+        [info] = attachments_of(conn, iid)
+    # the file of case iid asked for under another case (in scope) is missing all the same
+    assert api("GET", f"/cases/{other}/attachments/{info.attachment_id}").status_code == 404
+
+
+def test_a_changed_file_is_refused_through_api_and_page(engine, api, app) -> None:  # type: ignore[no-untyped-def]
+    iid, guid = started(engine)
+    engine.tasks.complete(guid, {"materials": [upload("a.pdf", PDF)]}, actor="tlg.prosecutor")
+    with engine.db.read() as conn:
+        [info] = attachments_of(conn, iid)
+    with engine.db.write() as conn:
+        conn.execute(
+            update(attachment_table)
+            .where(attachment_table.c.id == info.attachment_id)
+            .values(content=b"forged")
+        )
+    answer = api("GET", f"/cases/{iid}/attachments/{info.attachment_id}")
+    assert answer.status_code == 409 and answer.json["error"] == "attachment_damaged"
+    assert b"forged" not in answer.data
+    client = page(app.test_client(), "tlg.prosecutor")
+    shown = client.get(f"/cases/{iid}/attachments/{info.attachment_id}")
+    assert shown.status_code == 409 and b"forged" not in shown.data
+    assert "больше не совпадает с SHA-256" in shown.get_data(as_text=True)
+
+
+def test_files_uploaded_on_the_task_page_are_on_the_case_page(engine, app) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_web_queue import csrf
+
+    iid, guid = started(engine)
+    client = page(app.test_client(), "tlg.prosecutor")
+    form = client.get(f"/tasks/{guid}", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form
+    assert 'type="file"' in form and "multiple" in form
+    photo = bytes(range(256)) * 8  # 2 KB
+    sent = client.post(
+        f"/tasks/{guid}",
+        data={
+            "csrf_token": csrf(form),
+            "action": "complete",
+            "note": "см. файлы",
+            "materials": [
+                (io.BytesIO(PDF), "заключение.pdf", "application/pdf"),
+                (io.BytesIO(photo), "фото.png", "image/png"),
+            ],  # noqa: E501
+            "conclusion": (io.BytesIO(b""), ""),  # nothing chosen: the browser's empty part
+        },
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "ru"},
+    )
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    with engine.db.read() as conn:
+        files = {f.name: f for f in attachments_of(conn, iid)}
+    assert set(files) == {"заключение.pdf", "фото.png"}
+    assert files["фото.png"].content_type == "image/png" and files["фото.png"].size == 2048
+
+    case = client.get(f"/cases/{iid}", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    step = case[case.index("Подтверждающие материалы") :]
+    assert "заключение.pdf" in step and "2 КБ" in step
+    assert files["заключение.pdf"].sha256 in step
+    link = f"/cases/{iid}/attachments/{files['фото.png'].attachment_id}"
+    assert link in step
+    got = client.get(link)
+    assert got.status_code == 200 and got.data == photo
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    outsider = page(app.test_client(), "kar.prosecutor")
+    assert outsider.get(link).status_code == 404
+
+
+def test_a_page_upload_breaking_a_rule_shows_words_and_stores_nothing(engine, app) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_web_queue import csrf
+
+    _, guid = started(engine)
+    client = page(app.test_client(), "tlg.prosecutor")
+    form = client.get(f"/tasks/{guid}").get_data(as_text=True)
+    missing = client.post(
+        f"/tasks/{guid}",
+        data={"csrf_token": csrf(form), "action": "complete", "note": "x"},
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 422
+    assert "Приложите хотя бы один файл." in missing.get_data(as_text=True)
+    big = client.post(
+        f"/tasks/{guid}",
+        data={
+            "csrf_token": csrf(form),
+            "action": "complete",
+            "materials": (io.BytesIO(b"\0" * (MAX_FILE_BYTES + 10)), "scan.tiff", "image/tiff"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert big.status_code == 422
+    assert "Файл «scan.tiff» больше 10 МБ" in big.get_data(as_text=True)
+    assert stored_count(engine) == 0
+    no_token = client.post(
+        f"/tasks/{guid}",
+        data={"action": "complete", "materials": (io.BytesIO(PDF), "a.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert no_token.status_code == 400 and stored_count(engine) == 0

@@ -256,12 +256,14 @@ def procedures() -> Any:
 @authenticated(*CASE_ROLES)
 def start_instance(process_id: str) -> Any:
     engine, user = _engine(), _user()
-    payload = engine.runtime.clean_start(process_id, _json_body())  # the start form's rules
+    body = _json_body()
+    payload = engine.runtime.clean_start(process_id, body)  # the start form's rules
     office = engine.organization.case_office(payload, process_id)
     if office is not None:
         _refuse(rights().may_start(user, office))  # the same rule as the start page
+    # the body, not the cleaned payload: files are uploads there, stored by the start's step
     instance_id = engine.runtime.start(
-        process_id, payload, actor=user.login, office_code=user.office_code
+        process_id, body, actor=user.login, office_code=user.office_code
     )
     return jsonify(instance_json(instance_id)), 201
 
@@ -294,6 +296,23 @@ def instance_history(instance_id: int) -> Any:
             for e in events
         ]
     )
+
+
+@api.get("/cases/<case:instance_id>/attachments/<attachment_id>")
+@authenticated(*READ_ROLES)
+def attachment(instance_id: int, attachment_id: str) -> Any:
+    """A file a step attached (engine/attachments.py), within the case's scope; a changed
+    content is refused (409 `attachment_damaged`), not served."""
+    from engine.attachments import AttachmentDamaged
+
+    from .attachments_ui import file_response, stored_file
+
+    view = _engine().runtime.get(instance_id)
+    _refuse(rights().may_read_case(_user(), instance_id, view.office_code))
+    try:
+        return file_response(stored_file(instance_id, attachment_id))
+    except AttachmentDamaged as exc:
+        raise ApiError(409, "attachment_damaged", str(exc)) from None
 
 
 # -- tasks ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from engine.errors import NotFound as EngineNotFound
 from web import task_page  # noqa: F401  (adds the task page's routes to the tasks blueprint)
 from web.access import record_denials
 from web.api import api
+from web.attachments_ui import attachments_ui, takes_files
 from web.audit_search import audit
 from web.audit_trace import audit_trace
 from web.auth import auth, login_manager
@@ -42,6 +43,13 @@ log = logging.getLogger(__name__)
 
 #: the largest request body accepted (1 MiB); a larger one is refused with 413 before it is read
 MAX_BODY_BYTES = 1024 * 1024
+#: the largest body of a request that carries files (engine/attachments.py: 10 MB a file, 20 MB
+#: a step; as base64 in JSON that is 27 MiB, plus the form's other data): only a start or a
+#: completion whose form has a file field (web/attachments_ui.py `takes_files`)
+FILE_BODY_BYTES = 30 * 1024 * 1024
+FILE_ENDPOINTS = frozenset(
+    {"tasks.task_page", "start.start_page", "api.complete", "api.start_instance"}
+)
 
 #: scripts only from this app's own files: no inline script, no event-handler attribute, no eval.
 #: Styles may be inline (style attributes in the templates, bpmn-js's diagram styling).
@@ -84,7 +92,8 @@ API_DETAILS = {
     403: "you may not do this",
     404: "there is no such resource, or it is outside your office's scope",
     405: "this address does not accept this method",
-    413: f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB); send less data",
+    413: f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB; {FILE_BODY_BYTES} bytes, "
+    "30 MiB, for a start or a completion whose form takes files); send less data",
     429: "too many requests; wait and try again",
     500: "the server failed; nothing of this request was saved, try again",
 }
@@ -139,6 +148,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tasks_ui)
     app.register_blueprint(cases_ui)
     app.register_blueprint(start_ui)
+    app.register_blueprint(attachments_ui)
     app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
     _install_answers(app)
@@ -154,12 +164,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _install_answers(app: Flask) -> None:
     """Body limit, protective headers, and the app's own error answers."""
 
+    @app.url_value_preprocessor
+    def _body_limit(endpoint: str | None, values: Any) -> None:
+        # before every before_request (CSRF reads the form): a step whose form takes files
+        # may send FILE_BODY_BYTES, everything else MAX_CONTENT_LENGTH
+        if takes_files(endpoint, values):
+            request.max_content_length = max(FILE_BODY_BYTES, app.config["MAX_CONTENT_LENGTH"])
+
     @app.before_request
     def _refuse_large_bodies() -> None:
         # refused on the declared length, before any of the body is read or parsed; a body
-        # sent without a length is cut by MAX_CONTENT_LENGTH when it is read
+        # sent without a length is cut by the request's limit when it is read
         length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+        if length is not None and length > (request.max_content_length or 0):
             raise RequestEntityTooLarge()
 
     @app.after_request
@@ -220,7 +237,12 @@ def _page_texts(status: int, exc: BaseException | None) -> tuple[str, str]:
         ),
         413: (
             gettext("Request too large"),
-            gettext("The data sent is larger than 1 MiB. Send less data."),
+            gettext(
+                "The data sent is larger than 30 MiB. A file may have at most 10 MB and all "
+                "files of one step together at most 20 MB; attach fewer or smaller files."
+            )
+            if (request.max_content_length or 0) > MAX_BODY_BYTES
+            else gettext("The data sent is larger than 1 MiB. Send less data."),
         ),
         429: (
             gettext("Too many requests"),

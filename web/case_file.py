@@ -22,9 +22,10 @@ from typing import Any
 
 from flask_babel import format_decimal, gettext, lazy_gettext
 
+from engine.attachments import refs_in
 from engine.repository import form_path
 
-from .forms import FormField, fields_of
+from .forms import FormField, fields_of, size_text
 from .i18n import LOCAL_ZONE, local_date, local_time, translated
 from .labels import event_label
 
@@ -52,6 +53,16 @@ SYSTEM_ACTORS = {
 
 
 @dataclass
+class FileLink:
+    """A file a step attached, as the file shows it (engine/attachments.py reference)."""
+
+    attachment_id: str
+    name: str
+    size: str  # in words: "12,5 КБ"
+    sha256: str
+
+
+@dataclass
 class Entry:
     """One labelled value of the file."""
 
@@ -59,6 +70,7 @@ class Entry:
     label: str
     text: str
     long: bool = False  # a textarea: keep its line breaks
+    files: list[FileLink] = field(default_factory=list)  # a file field: what was attached
 
 
 @dataclass
@@ -350,6 +362,12 @@ def _fact_keys(vocab: Vocabulary, data: dict[str, Any]) -> list[str]:
 
 
 def _entry(vocab: Vocabulary, f: FormField, value: Any) -> Entry:
+    if f.type == "filepicker":  # the step's files: name, size in words, SHA-256, download
+        files = [
+            FileLink(r["attachment_id"], str(r["name"]), size_text(int(r["size"])), r["sha256"])
+            for r in refs_in(value)
+        ]
+        return Entry(f.key, f.label, ", ".join(x.name for x in files) or "—", files=files)
     return Entry(f.key, f.label, vocab.text(f.key, value), long=f.type == "textarea")
 
 

@@ -1,23 +1,27 @@
 """Task and start forms from bpmn.io form-js schemas: rendered by Jinja; what a browser sends
 is turned into JSON values and checked by the engine (engine/forms.py), like every API call.
 
-Supported field types: textfield, textarea, number, checkbox, select, radio, datetime. Read-only
-fields show case data and are never taken from the submission. Labels may carry translations as
-form-js custom properties (`properties.label_kk`, `properties.label_en`; option entries
-`label_kk`, `label_en`). The engine's problems (codes) are worded here, in the user's language,
-for the page and the API alike.
+Supported field types: textfield, textarea, number, checkbox, select, radio, datetime,
+filepicker (an `<input type=file>`; the form is sent as multipart/form-data and each file becomes
+the upload `{"name", "content_type", "content_base64"}` the API takes, engine/attachments.py).
+Read-only fields show case data and are never taken from the submission. Labels may carry
+translations as form-js custom properties (`properties.label_kk`, `properties.label_en`; option
+entries `label_kk`, `label_en`). The engine's problems (codes) are worded here, in the user's
+language, for the page and the API alike.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from babel.dates import get_month_names
-from flask_babel import gettext
+from flask_babel import format_decimal, gettext
 
+from engine.attachments import MAX_FILE_BYTES, MAX_FILES, MAX_STEP_BYTES
 from engine.errors import DataRejected, FieldProblem, ValidationFailed
 from engine.forms import DEFAULT_MAX_LENGTH, INPUT_TYPES
 
@@ -36,6 +40,7 @@ class FormField:
     subtype: str = ""
     description: str = ""
     conditional: bool = False  # required only when its condition shows it (engine/forms.py)
+    multiple: bool = False  # a filepicker that takes several files
 
     @property
     def required(self) -> bool:
@@ -47,6 +52,8 @@ class FormField:
         in an English Chromium) whatever the user chose here; we show and read DD.MM.YYYY."""
         if self.type == "number":
             return "number"
+        if self.type == "filepicker":
+            return "file"
         return "text"
 
     @property
@@ -73,6 +80,8 @@ class FormField:
             return gettext("Format: HH:MM (24 hours), for example 14:05.")
         if kind == "datetime":
             return gettext("Format: DD.MM.YYYY HH:MM, Almaty time, for example 24.11.2026 14:05.")
+        if self.type == "filepicker":
+            return file_limits_text(self.multiple)
         return ""
 
 
@@ -104,6 +113,7 @@ def fields_of(schema: dict[str, Any] | None, locale: str = "ru") -> list[FormFie
                 subtype=str(c.get("subtype") or ""),
                 description=_in(locale, c, props, "description"),
                 conditional=bool((c.get("conditional") or {}).get("hide")),
+                multiple=bool(c.get("multiple")),
             )
         )
     return out
@@ -113,7 +123,7 @@ def raw_values(fields: list[FormField], form: Any) -> dict[str, Any]:
     """What was typed, as typed (for a draft, or to show a rejected form again)."""
     out: dict[str, Any] = {}
     for f in fields:
-        if f.readonly:
+        if f.readonly or f.type == "filepicker":  # a browser cannot be given a file back
             continue
         if f.type == "checkbox":
             out[f.key] = form.get(f.key) in ("on", "true", "1")
@@ -203,8 +213,27 @@ def _datetime(raw: str, subtype: str) -> str:
     return parse_local_instant(raw).isoformat()
 
 
-def coerce(fields: list[FormField], form: Any) -> dict[str, Any]:
-    """What a browser sent (strings) as the JSON values the engine's form rules check.
+def uploads(files: Any, key: str) -> list[dict[str, str]]:
+    """The files a browser sent for `key` as the API's uploads. A file is read up to one byte
+    past the limit: the engine then refuses it as too large without the rest being held."""
+    out = []
+    for storage in files.getlist(key) if files is not None else []:
+        if not storage or not storage.filename:
+            continue  # the empty part a file input sends when nothing was chosen
+        content = storage.stream.read(MAX_FILE_BYTES + 1)
+        out.append(
+            {
+                "name": storage.filename,
+                "content_type": storage.mimetype or "",
+                "content_base64": base64.b64encode(content).decode("ascii"),
+            }
+        )
+    return out
+
+
+def coerce(fields: list[FormField], form: Any, files: Any = None) -> dict[str, Any]:
+    """What a browser sent (strings, and `files` of a multipart form) as the JSON values the
+    engine's form rules check.
 
     Only the form's own editable fields are read. Nothing is judged here: text that is not a
     number or a date is passed on as typed, so the engine refuses it with the same message the
@@ -212,6 +241,11 @@ def coerce(fields: list[FormField], form: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for f in fields:
         if f.readonly:
+            continue
+        if f.type == "filepicker":
+            sent = uploads(files, f.key)
+            if sent:
+                values[f.key] = sent
             continue
         if f.type == "checkbox":
             values[f.key] = form.get(f.key) in ("on", "true", "1")
@@ -279,7 +313,61 @@ def problem_text(problem: FieldProblem) -> str:
         return gettext("This field is shown for information and cannot be set; remove it.")
     if code == "unknown_institution":
         return gettext("No institution has this code; choose one from the list.")
-    return problem.message
+    return _file_problem_text(code, p) or problem.message
+
+
+def size_text(size: int) -> str:
+    """A file's size in words of the user's language (bytes, KB, MB)."""
+    if size < 1024:
+        return gettext("%(n)s bytes", n=size)
+    if size < 1024 * 1024:
+        return gettext("%(n)s KB", n=format_decimal(round(size / 1024, 1)))
+    return gettext("%(n)s MB", n=format_decimal(round(size / (1024 * 1024), 1)))
+
+
+def file_limits_text(multiple: bool = True) -> str:
+    """The limits of a file field, said under it (engine/attachments.py)."""
+    if not multiple:
+        return gettext("One file, at most %(size)s.", size=size_text(MAX_FILE_BYTES))
+    return gettext(
+        "Up to %(count)s files, each at most %(size)s, together at most %(total)s.",
+        count=MAX_FILES,
+        size=size_text(MAX_FILE_BYTES),
+        total=size_text(MAX_STEP_BYTES),
+    )
+
+
+def _file_problem_text(code: str, p: dict[str, Any]) -> str | None:
+    """A broken rule of a file field (engine/attachments.py) in the user's language."""
+    name = str(p.get("name") or "")
+    if code == "file_required":
+        return gettext("Attach at least one file.")
+    if code == "not_files":
+        return gettext("Send the files as a list of {name, content_type, content_base64} objects.")
+    if code == "too_many_files":
+        return gettext("At most %(n)s files may be attached here.", n=p.get("max"))
+    if code == "file_too_large":
+        return gettext(
+            "“%(name)s” is larger than %(size)s, the most one file may have.",
+            name=name,
+            size=size_text(MAX_FILE_BYTES),
+        )
+    if code == "files_too_large":
+        return gettext(
+            "All files of one step together may have at most %(size)s.",
+            size=size_text(MAX_STEP_BYTES),
+        )
+    if code == "bad_base64":
+        return gettext("The content of “%(name)s” is not valid base64.", name=name)
+    if code == "file_name_missing":
+        return gettext("Every file needs a name.")
+    if code == "file_name_invalid":
+        return gettext("A file name must not hold control characters.")
+    if code == "file_name_too_long":
+        return gettext("A file name may have at most %(n)s characters.", n=p.get("max"))
+    if code == "file_type_invalid":
+        return gettext("The file type must be a media type such as application/pdf.")
+    return None
 
 
 _TYPED_FORMAT = {"not_a_date": "date", "not_an_instant": "datetime", "not_a_time": "time"}

@@ -35,7 +35,8 @@ _WORDS = {
     "or the case changed meanwhile. Nothing of this request was written.",
     405: "The address does not take this method; `Allow` lists those it takes. (Answered for "
     "any method not documented here.)",
-    413: "The body is larger than the limit (1 MiB); it was not read.",
+    413: "The body is larger than the limit (1 MiB; 30 MiB for a start or a completion whose "
+    "form has a file field); it was not read.",
     422: "The data breaks a rule: the form's rules (`error` `validation`, `fields` maps each "
     "offending key, also keys the form does not offer, to its message), the limits of case "
     "data (`invalid_data`), or the model failed on it (`model_error`). Nothing was written.",
@@ -259,6 +260,20 @@ def _error_responses() -> dict[str, Any]:
     return out
 
 
+#: how a form's file field (form-js `filepicker`) is sent (engine/attachments.py)
+FILE_FIELDS = (
+    'A file field (form-js `filepicker`) takes a list of uploads `{"name": ..., '
+    '"content_type": ..., "content_base64": ...}` (one object is taken as a list of one): '
+    "at most 20 files a field, 10 MB (10,485,760 bytes) a file, 20 MB for all files of the "
+    "step, names up to 255 characters; anything else is a 422 `validation` naming the field "
+    "(codes `file_required`, `too_many_files`, `file_too_large`, `files_too_large`, "
+    "`bad_base64`, `not_files`, `file_name_*`, `file_type_invalid`). The step stores each file "
+    "with its SHA-256 and puts its reference `{attachment_id, name, content_type, size, "
+    "sha256}` in the case data and its history instead of the bytes; a refused or failed step "
+    "stores none. Such a request may have a body of up to 30 MiB."
+)
+
+
 def openapi_document() -> dict[str, Any]:
     from .app import MAX_BODY_BYTES
 
@@ -295,7 +310,7 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "The payload obeys the procedure's start form; values the domain "
                         "computes (offices, remoteness, case id, deadlines) cannot be set. "
-                        "403 when the case's office is outside the user's scope."
+                        "403 when the case's office is outside the user's scope. " + FILE_FIELDS
                     ),
                     "parameters": [{"$ref": "#/components/parameters/ProcedureId"}],
                     "requestBody": _body(
@@ -309,6 +324,43 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "A case: status, data and open tasks",
                     "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
                     "responses": _responses(200, _INSTANCE_REF, 403, 404),
+                }
+            },
+            "/cases/{instance_id}/attachments/{attachment_id}": {
+                "get": {
+                    "summary": "Download a file a step attached to the case",
+                    "description": (
+                        "The file's bytes with its media type, `Content-Disposition: "
+                        "attachment` (the name as ASCII and as UTF-8 `filename*`), "
+                        "`X-Content-Type-Options: nosniff` and `X-Content-SHA256`. The case "
+                        "data and its history hold each file's reference `{attachment_id, "
+                        "name, content_type, size, sha256}`. 404 for a file of another case or "
+                        "a case outside the scope; 409 `attachment_damaged` when the stored "
+                        "content no longer matches its SHA-256 (it is not served)."
+                    ),
+                    "parameters": [
+                        {"$ref": "#/components/parameters/InstanceId"},
+                        {
+                            "name": "attachment_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file",
+                            "content": {
+                                "application/octet-stream": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        **{
+                            str(code): {"$ref": f"#/components/responses/E{code}"}
+                            for code in (401, 403, 404, 409)
+                        },
+                    },
                 }
             },
             "/instances/{instance_id}/history": {
@@ -465,7 +517,7 @@ def openapi_document() -> dict[str, Any]:
                         "options, limits, real dates); keys the form does not offer are a 422 "
                         "naming them; a task without a form takes no data. An unclaimed task "
                         "is claimed for the caller in the same step (a `task_claimed` event). "
-                        "The answer is the case after the step."
+                        "The answer is the case after the step. " + FILE_FIELDS
                     ),
                     "parameters": [{"$ref": "#/components/parameters/TaskId"}],
                     "requestBody": _body(

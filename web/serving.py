@@ -21,8 +21,9 @@ from engine.db import Database, pool_size_for
 MAX_THREADS = 200
 #: Retry-After of a 503 when the database stayed locked past the bounded wait (engine.db)
 RETRY_AFTER_SECONDS = 5
-#: the largest body waitress buffers at all (the app itself refuses more than 1 MiB)
-WAITRESS_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: the largest body waitress buffers at all (the app itself refuses more than 1 MiB, or 30 MiB
+#: where a step may carry files: web/app.py FILE_BODY_BYTES)
+WAITRESS_MAX_BODY_BYTES = 32 * 1024 * 1024
 #: at most one line about queued requests per this many seconds
 QUEUE_SUMMARY_SECONDS = 10.0
 
@@ -106,6 +107,6 @@ def create_server(app: Any, host: str, port: int, threads: int) -> Any:
         threads=threads,
         ident="nadzor",
         # waitress buffers a body before the app sees it (1 GB by default, to a temporary
-        # file); past this it answers 413 itself. Up to it the app answers its own 413 (1 MiB).
+        # file); past this it answers 413 itself. Up to it the app answers its own 413.
         max_request_body_size=WAITRESS_MAX_BODY_BYTES,
     )

@@ -106,7 +106,7 @@ def start_page(process_id: str) -> Any:
     status = 200
     if request.method == "POST":
         _require_scope(process_id)
-        values = coerce(fields, request.form)
+        values = coerce(fields, request.form, request.files)  # files: multipart
         if "origin_office" in {f.key for f in fields}:
             values["origin_office"] = user.office_code
         status = 422

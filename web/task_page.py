@@ -114,7 +114,7 @@ def task_page(task_id: str) -> Any:
             return redirect(url_for("tasks.task_page", task_id=task_id))
         title = translated(task.title, task.titles)
         try:  # the engine applies the form's rules, as for every API call
-            submitted = coerce(fields, request.form)
+            submitted = coerce(fields, request.form, request.files)  # files: multipart
             eng.tasks.complete(task_id, submitted, actor=user.login, office_code=user.office_code)
         except ValidationFailed as exc:
             errors, status = problem_texts(exc, fields), 422

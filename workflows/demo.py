@@ -190,6 +190,7 @@ def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any], dict[str,
             None,
         ),
         *_incidents(engine),
+        *_emergencies(engine),
     ]
 
 
@@ -213,6 +214,31 @@ def _incidents(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
             ("kar.prosecutor", "UK-159-11", "hunger_strike", 5, "Голодовка в знак протеста"),
             ("knv.prosecutor", "SIZO-ALM", "suicide", 2, "Попытка суицида в камере"),
             ("esl.prosecutor", "SIZO-AST", "special_means", 22, "Применены наручники"),
+        ]
+    ]
+
+
+def _emergencies(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
+    """Emergencies (emergency_report, ¶2.12, ¶11.3, ¶13.4, ¶13.8): a fresh hunger strike, a riot
+    whose district notice and 1-hour notice are already breached, an unlawful influence on its
+    way to the pre-trial register, an escape."""
+    return [
+        (
+            "emergency_report",
+            login,
+            {
+                "institution": institution,
+                "kind": kind,
+                "received_at": _iso(engine, hours_ago),
+                "description": description,
+            },
+            None,
+        )
+        for login, institution, kind, hours_ago, description in [
+            ("esl.prosecutor", "UK-166-4", "hunger_strike", 0.2, "Голодовка 12 осуждённых"),
+            ("zhz.prosecutor", "UK-159-21", "riot", 2, "Осуждённые отряда 5 повредили имущество"),
+            ("knv.prosecutor", "SIZO-ALM", "unlawful_influence", 4, "Давление на подследственного"),
+            ("tlg.prosecutor", "UK-161-2", "escape", 0.4, "Побег осуждённого с работ"),
         ]
     ]
 
