@@ -38,6 +38,10 @@ class Worker:
         self._stop = threading.Event()
         self._last_checkpoint = None
         self._next_verification = None
+        #: the loop verifies in a thread of its own (minutes at a million cases) so that timers
+        #: and checkpoints keep their pace; a single poll() verifies inline
+        self._verify_in_thread = False
+        self._verifying: threading.Thread | None = None
 
     def poll(self) -> int:
         """One round: fire everything due now, record reminders and breaches, checkpoint when
@@ -79,14 +83,30 @@ class Worker:
             with self.engine.db.read() as conn:
                 last = last_verification(conn)
             self._next_verification = last["instant"] + timedelta(hours=hours) if last else now
-        if now < self._next_verification:
+        if now < self._next_verification or (self._verifying and self._verifying.is_alive()):
             return
-        result = verify_and_record(self.engine.db, now, "worker", settings_of(self.engine))
-        if not result["ok"]:
-            log.error("the history does not verify: %s", result.get("error"))
         self._next_verification = now + timedelta(hours=hours)
 
+        def verify() -> None:
+            result = verify_and_record(self.engine.db, now, "worker", settings_of(self.engine))
+            if not result["ok"]:
+                log.error("the history does not verify: %s", result.get("error"))
+
+        if not self._verify_in_thread:
+            verify()
+            return
+
+        def guarded() -> None:
+            try:
+                verify()
+            except Exception:
+                log.exception("verifying the history failed; tried again at the next period")
+
+        self._verifying = threading.Thread(target=guarded, name="nadzor-verify", daemon=True)
+        self._verifying.start()
+
     def run(self, *, once: bool = False) -> None:
+        self._verify_in_thread = not once
         while not self._stop.is_set():
             try:
                 fired = self.poll()
