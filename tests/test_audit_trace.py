@@ -168,6 +168,8 @@ def test_the_diagram_and_the_steps_table_count_the_passes(web, domain_engine, cl
     assert "response_act" in current and "breach_control" in current
     row = re.search(r'<tr data-element="placement_check"><td>([^<]+)</td><td>(\d+)</td>', html)
     assert row.group(2) == "1"
+    waits = re.search(r'<tr data-element="response_act"><td>[^<]+</td><td>([^<]+)</td>', html)
+    assert waits.group(1) == "waits here"
 
 
 def test_exports_carry_every_event_hash(web, domain_engine, clock) -> None:

@@ -314,12 +314,14 @@ def _deadline_line(d: DeadlineOutcome, people: Directory) -> DeadlineLine:
 
 
 def passes(trace: Trace, xml: str, locale: str) -> list[tuple[str, str, int]]:
-    """(BPMN id, name, times passed) of every named element the case passed, model order."""
+    """(BPMN id, name, times passed) of every named element the case passed, in the order
+    first passed, then those it waits at for the first time (0: "waits here")."""
     engine = _engine()
     path = engine.steps.inspect(trace.case.id, lambda workflow: path_taken(workflow, xml))
     _, elements = model_index(xml)
     out = []
-    for bpmn_id in path.order:
+    waiting = [i for i in path.waiting if i not in path.order]  # reached, not yet done
+    for bpmn_id in [*path.order, *waiting]:
         element = elements.get(bpmn_id)
         name = element_name(element, locale) if element is not None else None
         if name:
