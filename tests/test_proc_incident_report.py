@@ -611,3 +611,24 @@ def test_the_start_page_offers_the_four_kinds_in_the_users_language(app, inciden
     )
     assert bad.status_code == 422 and 'data-field="kind"' in bad.get_data(True)
     assert incidents.tasks.list(TaskQuery(process_id="incident_report")) == []
+
+
+def test_the_case_page_reads_the_incident_in_words(app, incidents) -> None:
+    from tests.test_web_queue import sign_in
+
+    case = report(incidents, "suicide")
+    district_work(case, "suicide")
+    case.complete("inform_gp", **INFORMATION)
+    web = app.test_client()
+    sign_in(web, "alm.prosecutor")
+    text = web.get(f"/cases/{case.id}").get_data(as_text=True)
+    for words in (
+        "Суицид",  # the kind by its label
+        "Зарегистрировано в ЕРДР, начато досудебное расследование",  # the decision's label
+        CHECK["causes"],
+        INFORMATION["gp_decision"],
+        "24.11.2026",  # dates in Almaty time, four-digit year
+    ):
+        assert words in text, words
+    for engine_value in ("pretrial_registered", "suicide<", "2026-11-24T10:00:00+05:00"):
+        assert engine_value not in text, engine_value
