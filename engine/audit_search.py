@@ -32,6 +32,9 @@ term_table = CaseTerm.__table__
 #: a name's other words are checked against each candidate case's own words (migration 0006)
 Index("ix_case_term_instance_term", CaseTerm.instance_id, CaseTerm.term)
 
+#: a name matching at most this many cases is looked up first and given as a list
+FEW = 500
+
 BREACHED_AT = instance_table.c.breached_at
 INCIDENT_AT = instance_table.c.incident_at
 
@@ -71,6 +74,7 @@ class CaseQuery:
     office_code: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     text: str | None = None
+    numbers: tuple[str, ...] = ()  # start-data values that are document numbers (exact match)
     started_from: datetime | None = None  # inclusive
     started_before: datetime | None = None  # exclusive
     status: str | None = None
@@ -113,7 +117,7 @@ class CaseSearch:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _where(self, query: CaseQuery) -> Any:
+    def _where(self, conn: Connection, query: CaseQuery) -> Any:
         c = instance_table.c
         stmt = select(*_COLUMNS).select_from(instance_table)
         # with a flag asked for, the flag's index picks the cases (one in a dozen or fewer)
@@ -145,9 +149,8 @@ class CaseSearch:
         text = (query.text or "").strip()
         if text.isdigit():  # a case number, or a document number given whole
             number = int(text) if len(text) <= 18 else -1
-            stmt = stmt.where(
-                (c.id == number) | c.id.in_(select(a.instance_id).where(a.value == text))
-            )
+            documents = select(a.instance_id).where(a.name.in_(query.numbers), a.value == text)
+            stmt = stmt.where((c.id == number) | c.id.in_(documents))
         elif text:
             # every word begins a word of the case's data (engine/search.py): the longest word
             # (the likeliest to be rare) picks the cases, each other word is a probe of that
@@ -156,29 +159,38 @@ class CaseSearch:
             if not terms:
                 return stmt.where(false())
             first, rest = terms[0], terms[1:]
-            stmt = stmt.where(
-                c.id.in_(select(t.instance_id).where(t.term >= first, t.term < first + PREFIX_END))
-            )
-            for word in rest:
+            t = term_table.c
+            words = select(t.instance_id).where(t.term >= first, t.term < first + PREFIX_END)
+            for word in rest:  # checked on the words' index alone, before any case is read
                 other = term_table.alias()
-                stmt = stmt.where(
+                words = words.where(
                     exists().where(
-                        other.c.instance_id == c.id,
+                        other.c.instance_id == t.instance_id,
                         other.c.term >= word,
                         other.c.term < word + PREFIX_END,
                     )
                 )
+            # A name is usually rare: its cases are read first and given as a list, so the
+            # page is those few cases sorted. A common word (more than FEW cases) stays a
+            # subquery, and the newest-first walk meets its cases soon. (Given as a subquery
+            # always, PostgreSQL misjudges a rare name and walks every case's words in order.)
+            found = list(conn.execute(words.limit(FEW + 1)).scalars())
+            stmt = stmt.where(c.id.in_(found) if len(found) <= FEW else c.id.in_(words))
         return stmt
 
     def find(self, query: CaseQuery) -> list[CaseHit]:
         """A page of cases, newest first, each with its start-data values.
 
         Newest first is the highest case number first: numbers are given as cases are opened.
-        Ordering by the key lets every index that ends in it (the flags', an office's, the
-        words') hand its cases over already in order, so a page stops after its rows."""
+        Ordering by the key lets every index that ends in it (the flags', an office's) hand its
+        cases over already in order, so a page stops after its rows. With a date range the
+        opening instants' index is read backwards instead (the same order)."""
         c = instance_table.c
-        stmt = self._where(query).order_by(c.id.desc()).limit(query.limit).offset(query.offset)
+        dated = query.started_from is not None or query.started_before is not None
+        order = (c.created_at.desc(), c.id.desc()) if dated else (c.id.desc(),)
         with self.db.read() as conn:
+            stmt = self._where(conn, query).order_by(*order)
+            stmt = stmt.limit(query.limit).offset(query.offset)
             hits = [
                 CaseHit(
                     **{
@@ -203,10 +215,10 @@ class CaseSearch:
 
     def count(self, query: CaseQuery, cap: int | None = None) -> int:
         """How many cases match; with `cap`, counting stops there (a page says "1000+")."""
-        matching = self._where(query).with_only_columns(instance_table.c.id)
-        if cap is not None:
-            matching = matching.limit(cap)
         with self.db.read() as conn:
+            matching = self._where(conn, query).with_only_columns(instance_table.c.id)
+            if cap is not None:
+                matching = matching.limit(cap)
             return conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
 
     def versions(self) -> list[tuple[str, int]]:

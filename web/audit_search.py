@@ -47,6 +47,8 @@ COUNT_CAP = 1000  # counted this far, then "1000+" (as the queues do)
 MAX_PAGE = 200  # 10,000 rows deep is as far as paging goes; narrow the search instead
 #: start-data values that name a person, shown on a result row
 PEOPLE = ("convict_name", "victim_name", "applicant_name", "addressee_name")
+#: start-data values a number given whole may be (besides the case's own number)
+NUMBERS = ("resolution_number",)
 STATUS_WORDS = {
     "running": lazy_gettext("open"),
     "completed": lazy_gettext("closed"),
@@ -165,6 +167,7 @@ def search_query(user: User, params: dict[str, str], problems: dict[str, str]) -
             problems["institution"] = gettext("Choose an institution of your scope.")
     if params["q"]:
         query.text = params["q"][:100]
+        query.numbers = NUMBERS
     for key in ("from", "to"):
         if params[key] and _day(params[key]) is None:
             problems[key] = gettext("Format: DD.MM.YYYY, for example 24.11.2026.")
