@@ -90,7 +90,8 @@ def test_files_are_stored_with_sha256_and_referenced_in_the_history(engine) -> N
 
 
 def test_files_of_the_start_form_go_with_the_start(engine) -> None:  # type: ignore[no-untyped-def]
-    iid, _ = started(engine, {"report_files": upload("report.txt", b"report", "text/plain")})
+    # one object for a list of one; a path sent with the name is not kept
+    iid, _ = started(engine, {"report_files": upload("scans/report.txt", b"report", "text/plain")})
     with engine.db.read() as conn:
         [info] = attachments_of(conn, iid)
     assert (info.name, info.task_guid, info.field) == ("report.txt", None, "report_files")
@@ -401,3 +402,28 @@ def test_a_page_upload_breaking_a_rule_shows_words_and_stores_nothing(engine, ap
         content_type="multipart/form-data",
     )
     assert no_token.status_code == 400 and stored_count(engine) == 0
+
+
+def test_files_of_the_start_page_go_with_the_new_case(engine, app) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_web_queue import csrf
+
+    client = page(app.test_client(), "tlg.prosecutor")
+    form = client.get("/start/attach_files").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form and 'name="report_files"' in form
+    opened = client.post(
+        "/start/attach_files",
+        data={
+            "csrf_token": csrf(form),
+            "institution": "UK-161-2",
+            "report_files": (io.BytesIO(b"report text"), "report.txt", "text/plain"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert opened.status_code == 302, opened.get_data(as_text=True)
+    iid = int(opened.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with engine.db.read() as conn:
+        [info] = attachments_of(conn, iid)
+    assert (info.name, info.size, info.task_guid) == ("report.txt", 11, None)
+    case = client.get(f"/cases/{iid}").get_data(as_text=True)
+    opening = case[case.index("Заведение дела") :]
+    assert "report.txt" in opening and "11 байт" in opening and info.sha256 in opening
