@@ -18,7 +18,7 @@ from flask_login import current_user
 from engine.history import PendingEvent, append_system_events
 from workflows.access_log import insert_statement
 
-from .access_log import pending_read
+from .access_log import is_case_read, pending_read
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ def record_denials(app: Flask) -> None:
     def _record(response: Response) -> Response:
         denied = g.get("nadzor_denied")
         refused = response.status_code == 403 or bool(denied)
+        if not refused and not is_case_read(response.status_code):
+            return response  # most requests (queues, static files): not even the user is read
         who = _who()
         read = pending_read(response.status_code, who) if who[0] != "anonymous" else None
         if not refused and read is None:

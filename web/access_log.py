@@ -47,6 +47,15 @@ def record_access(what: str, case_id: int | None = None, task_guid: str | None =
     g.nadzor_access = (what, case_id, task_guid)
 
 
+def is_case_read(status: int) -> bool:
+    """Whether this request is a read of a case to record (cheap: no database, no user)."""
+    if status not in RECORDED_STATUSES:
+        return False
+    if g.get("nadzor_access") is not None:
+        return True
+    return request.endpoint in CASE_READS and request.method in ("GET", "HEAD")
+
+
 def pending_read(status: int, who: tuple[str, str | None]) -> Read | None:
     """The access-log row this request calls for, or None."""
     if status not in RECORDED_STATUSES:
