@@ -292,9 +292,36 @@ def test_a_body_over_the_file_limit_is_413_in_words(engine, api, app) -> None:  
     too_big = b'{"data": {"materials": "' + b"A" * FILE_BODY_BYTES + b'"}}'
     answer = api("POST", f"/tasks/{guid}/complete", data=too_big, content_type="application/json")
     assert answer.status_code == 413 and "30 MiB" in answer.json["detail"]
-    # a form without a file field keeps the 1 MiB limit
-    review = api("POST", "/tasks/" + guid + "/claim", data=b"x" * (2 * 1024 * 1024))
-    assert review.status_code == 413
+    # under the limit, an oversized file is refused by the form's rule, in words
+    over = upload("big.bin", b"\0" * (MAX_FILE_BYTES + 1))
+    refused = api("POST", f"/tasks/{guid}/complete", json={"data": {"materials": [over]}})
+    assert refused.status_code == 422
+    # a step whose form has no file field keeps the 1 MiB limit
+    engine.tasks.complete(guid, {"materials": [upload("a.pdf", PDF)]}, actor="tlg.prosecutor")
+    [review] = engine.tasks.list(TaskQuery(instance_id=engine.tasks.get(guid).instance_id))
+    body = b'{"data": {"note": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
+    big = api(
+        "POST", f"/tasks/{review.task_guid}/complete", data=body, content_type="application/json"
+    )
+    assert big.status_code == 413 and big.json["error"] == "too_large"
+    # and the page says it in words
+    from tests.test_web_queue import csrf
+
+    client = page(app.test_client(), "tlg.prosecutor")
+    _, other = started(engine)
+    form = client.get(f"/tasks/{other}").get_data(as_text=True)
+    huge = client.post(
+        f"/tasks/{other}",
+        data={
+            "csrf_token": csrf(form),
+            "action": "complete",
+            "materials": (io.BytesIO(b"\0" * (FILE_BODY_BYTES + 1)), "scan.tiff"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert huge.status_code == 413
+    assert "больше 30 МиБ" in huge.get_data(as_text=True)
+    assert stored_count(engine) == 1  # the one file of the first step
 
 
 def test_the_case_is_read_through_the_case_scope_only(engine, api) -> None:  # type: ignore[no-untyped-def]
