@@ -10,7 +10,7 @@ import io
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from engine.attachments import (
     MAX_FILE_BYTES,
@@ -454,3 +454,24 @@ def test_files_of_the_start_page_go_with_the_new_case(engine, app) -> None:  # t
     case = client.get(f"/cases/{iid}").get_data(as_text=True)
     opening = case[case.index("Заведение дела") :]
     assert "report.txt" in opening and "11 байт" in opening and info.sha256 in opening
+
+
+def test_a_download_is_a_read_of_the_case_in_the_access_log(engine, api, app) -> None:  # type: ignore[no-untyped-def]
+    iid, guid = started(engine)
+    engine.tasks.complete(guid, {"materials": [upload("a.pdf", PDF)]}, actor="tlg.prosecutor")
+    with engine.db.read() as conn:
+        [info] = attachments_of(conn, iid)
+    link = f"/cases/{iid}/attachments/{info.attachment_id}"
+    assert page(app.test_client(), "tlg.prosecutor").get(link).status_code == 200
+    assert page(app.test_client(), "kar.prosecutor").get(link).status_code == 404
+    assert api("GET", link).status_code == 200
+    with engine.db.read() as conn:
+        rows = conn.execute(
+            text("SELECT login, what, status FROM access_log WHERE instance_id = :c ORDER BY id"),
+            {"c": iid},
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("tlg.prosecutor", "attachment", 200),
+        ("kar.prosecutor", "attachment", 404),
+        ("tlg.prosecutor", "api", 200),
+    ]

@@ -305,8 +305,10 @@ def attachment(instance_id: int, attachment_id: str) -> Any:
     content is refused (409 `attachment_damaged`), not served."""
     from engine.attachments import AttachmentDamaged
 
+    from .access_log import record_access
     from .attachments_ui import file_response, stored_file
 
+    record_access("api", case_id=instance_id)  # an API read of the case, served or refused
     view = _engine().runtime.get(instance_id)
     _refuse(rights().may_read_case(_user(), instance_id, view.office_code))
     try:

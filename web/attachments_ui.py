@@ -18,6 +18,7 @@ from flask_login import login_required
 from engine.attachments import AttachmentDamaged, StoredFile, read_attachment
 from engine.errors import EngineError, NotFound
 
+from .access_log import record_access
 from .cases_ui import _visible_case
 from .ids import register_converters
 
@@ -77,6 +78,7 @@ def file_response(stored: StoredFile) -> Response:
 @attachments_ui.get("/cases/<case:instance_id>/attachments/<attachment_id>")
 @login_required
 def download(instance_id: int, attachment_id: str) -> Any:
+    record_access("attachment", case_id=instance_id)  # a read of the case, served or refused
     _visible_case(instance_id)  # the case page's rule: out of scope is 404
     try:
         stored = stored_file(instance_id, attachment_id)
