@@ -55,10 +55,15 @@ CHAIN = {  # what torture_report's tasks require
         "event_place": "ШИЗО",
         "circumstances": "…",
         "causes": "…",
+        "goals": "…",
         "methods": "…",
+        "objects_tools": "…",
         "persons_count": 2,
         "persons": "А., Б.",
+        "criminal_articles": "ст. 146 УК",
+        "registration": "Не состоят",
     },
+    "regional_response": {"response_measures": "Выезд заместителя прокурора области"},
     "onsite_check": {"visited_at": "2026-11-30T18:00:00+05:00", "check_findings": "Подтверждено"},
     "decide": {"register": True, "decision_reasons": "п. 13.8"},
     "transfer": {"investigative_body": "АФМ", "transferred_at": "2026-12-01T10:00:00+05:00"},
@@ -91,7 +96,9 @@ def intake(engine, iid: int, several=False, officials=False, meeting=False) -> N
 
 
 def register_and_transfer(engine, iid: int) -> None:  # type: ignore[no-untyped-def]
-    for name in ("notify_region", "confirm_notice", "full_report", "onsite_check"):
+    for name in ("notify_region", "confirm_notice", "full_report", "regional_response"):
+        complete(engine, iid, name, **CHAIN[name])
+    for name in ("onsite_check",):
         complete(engine, iid, name, **CHAIN[name])
     complete(engine, iid, "decide", **CHAIN["decide"])
     complete(engine, iid, "transfer", **CHAIN["transfer"])
