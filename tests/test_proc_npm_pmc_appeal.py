@@ -354,3 +354,29 @@ def test_every_user_task_names_its_basis_and_deadline_rule() -> None:
         if "deadline" in props:
             for key in ("deadline_rule", "deadline_rule_kk", "deadline_rule_en"):
                 assert props.get(key), (task.get("id"), key)
+
+
+# -- the case page ------------------------------------------------------------------------------
+
+
+def test_the_case_page_names_the_finding_and_the_wait_in_words(domain_engine) -> None:
+    """A case waiting for the emergency chain reads as a file: when torture was found, who
+    received the appeal (by name), and the diagram in Kazakh names the wait for the registration."""
+    from tests.test_case_file import switch
+    from tests.test_web_queue import sign_in
+    from web.app import create_app
+
+    iid = start(domain_engine)
+    intake(domain_engine, iid)
+    complete(domain_engine, iid, "appeal_check", findings="none", **TORTURE, **CHECK)
+    web = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True}).test_client()
+    sign_in(web, "tlg.prosecutor")
+    case = web.get(f"/cases/{iid}")
+    assert case.status_code == 200
+    html = case.get_data(as_text=True)
+    assert "Дата и время выявления фактов пыток" in html and "30.11.2026" in html
+    assert "Прокуратура, принявшая обращение" in html and "ALM-TLG" not in html
+    switch(web, "kk")
+    diagram = web.get(f"/cases/{iid}/diagram.bpmn").get_data(as_text=True)
+    assert "Тіркеуді және актінің жіберілуін күту" in diagram  # the wait, in Kazakh
+    assert "Өтінішті қабылдаған прокуратура" in diagram  # the receiving office's lane
