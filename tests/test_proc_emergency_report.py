@@ -571,3 +571,28 @@ def test_the_api_starts_an_emergency_and_refuses_an_unknown_kind_in_words(
     answer = api("/procedures/emergency_report/instances", {**PAYLOAD, "kind": "hunger_strike"})
     assert answer.status_code == 201, answer.json
     assert {t["name"] for t in answer.json["tasks"]} == {"notify_region", "onsite_check"}
+
+
+# -- on the pages: words, not engine data --------------------------------------------------------
+
+
+@pytest.fixture
+def web(domain_engine):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    domain_engine.repository.publish(MODEL, now=domain_engine.clock.now())
+    return create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True}).test_client()
+
+
+def test_the_regional_head_reads_the_late_district_notice_in_words(web, domain_engine) -> None:
+    from tests.test_web_queue import sign_in
+
+    iid = start(domain_engine)
+    fire(domain_engine, RECEIVED + timedelta(minutes=31))
+    control = tasks(domain_engine, iid)["district_notice_control"]
+    sign_in(web, "alm.head")
+    page = web.get(f"/tasks/{control.task_guid}").get_data(as_text=True)
+    assert "Контроль: район не сообщил незамедлительно" in page
+    assert "Бунт (умышленное уничтожение имущества)" in page  # the kind's label, not "riot"
+    case = web.get(f"/cases/{iid}").get_data(as_text=True)
+    assert "Нарушен срок сообщения района в прокуратуру области" in case
