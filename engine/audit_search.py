@@ -179,51 +179,57 @@ class CaseSearch:
         return stmt
 
     def find(self, query: CaseQuery) -> list[CaseHit]:
-        """A page of cases, newest first, each with its start-data values.
-
-        Newest first is the highest case number first: numbers are given as cases are opened.
-        Ordering by the key lets every index that ends in it (the flags', an office's) hand its
-        cases over already in order, so a page stops after its rows. With a date range the
-        opening instants' index is read backwards instead (the same order)."""
-        c = instance_table.c
-        dated = query.started_from is not None or query.started_before is not None
-        order = (c.created_at.desc(), c.id.desc()) if dated else (c.id.desc(),)
-        with self.db.read() as conn:
-            stmt = self._where(conn, query).order_by(*order)
-            stmt = stmt.limit(query.limit).offset(query.offset)
-            hits = [
-                CaseHit(
-                    **{
-                        **row,
-                        "created_at": as_utc(row["created_at"]),
-                        "completed_at": as_utc(row["completed_at"]),
-                        "breached_at": as_utc(row["breached_at"]),
-                        "incident_at": as_utc(row["incident_at"]),
-                    }
-                )
-                for row in conn.execute(stmt).mappings()
-            ]
-            if hits:
-                a = attribute_table.c
-                by_id = {h.id: h for h in hits}
-                values = select(a.instance_id, a.name, a.value).where(
-                    a.instance_id.in_(list(by_id))
-                )
-                for instance_id, name, value in conn.execute(values):
-                    by_id[instance_id].values.setdefault(name, value)
-        return hits
+        """A page of cases, newest first, each with its start-data values."""
+        return self.search(query)[0]
 
     def count(self, query: CaseQuery, cap: int | None = None) -> int:
         """How many cases match; with `cap`, counting stops there (a page says "1000+")."""
+        return self.search(query, cap=cap, page=False)[1]
+
+    def search(
+        self, query: CaseQuery, cap: int | None = None, *, page: bool = True
+    ) -> tuple[list[CaseHit], int]:
+        """A page of cases and how many match (up to `cap`), in one read: the conditions
+        (and a name's cases) are worked out once for both.
+
+        Newest first is the highest case number first: numbers are given as cases are opened.
+        Ordering by the key lets every index that ends in it (the flags', an office's) hand its
+        cases over already in order, so a page stops after its rows. With a date range and no
+        flag, the opening instants' index is read backwards instead (the same order)."""
+        c = instance_table.c
+        flagged = query.breached or query.incident
+        dated = query.started_from is not None or query.started_before is not None
+        order = (c.created_at.desc(), c.id.desc()) if dated and not flagged else (c.id.desc(),)
+        hits: list[CaseHit] = []
         with self.db.read() as conn:
-            matching = self._where(conn, query).with_only_columns(instance_table.c.id)
+            where = self._where(conn, query)
+            if page:
+                stmt = where.order_by(*order).limit(query.limit).offset(query.offset)
+                hits = [
+                    CaseHit(
+                        **{
+                            **row,
+                            "created_at": as_utc(row["created_at"]),
+                            "completed_at": as_utc(row["completed_at"]),
+                            "breached_at": as_utc(row["breached_at"]),
+                            "incident_at": as_utc(row["incident_at"]),
+                        }
+                    )
+                    for row in conn.execute(stmt).mappings()
+                ]
+                self._values(conn, hits)
+            matching = where.with_only_columns(c.id)
             if cap is not None:
                 matching = matching.limit(cap)
-            return conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+            total = conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+        return hits, int(total)
 
-    def versions(self) -> list[tuple[str, int]]:
-        """(procedure, version) pairs that have cases, for the search form's choices."""
-        c = instance_table.c
-        stmt = select(c.process_id, c.version).distinct().order_by(c.process_id, c.version)
-        with self.db.read() as conn:
-            return [(p, int(v)) for p, v in conn.execute(stmt)]
+    @staticmethod
+    def _values(conn: Connection, hits: list[CaseHit]) -> None:
+        if not hits:
+            return
+        a = attribute_table.c
+        by_id = {h.id: h for h in hits}
+        values = select(a.instance_id, a.name, a.value).where(a.instance_id.in_(list(by_id)))
+        for instance_id, name, value in conn.execute(values):
+            by_id[instance_id].values.setdefault(name, value)

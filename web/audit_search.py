@@ -310,9 +310,7 @@ def search() -> Any:
     query = search_query(user, params, problems)
     page = _page()
     query.offset, query.limit = (page - 1) * PAGE, PAGE + 1
-    finder = CaseSearch(_engine().db)
-    found = finder.find(query)
-    total = finder.count(query, cap=COUNT_CAP + 1)
+    found, total = CaseSearch(_engine().db).search(query, cap=COUNT_CAP + 1)
     more = total > COUNT_CAP
     active = {k: v for k, v in params.items() if v}
     names = Names(locale)
