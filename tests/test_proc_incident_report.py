@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -632,3 +633,32 @@ def test_the_case_page_reads_the_incident_in_words(app, incidents) -> None:
         assert words in text, words
     for engine_value in ("pretrial_registered", "suicide<", "2026-11-24T10:00:00+05:00"):
         assert engine_value not in text, engine_value
+
+
+def test_the_conclusion_is_filed_on_its_task_page_with_the_materials(app, incidents) -> None:
+    from tests.test_web_queue import csrf, sign_in
+
+    case = report(incidents, "special_means")
+    guid = case.task("special_means_conclusion").task_guid
+    web = app.test_client()
+    sign_in(web, "tlg.prosecutor")
+    form = web.get(f"/tasks/{guid}").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form
+    assert 'type="file"' in form and "multiple" in form
+    assert "Подтверждающие материалы" in form
+    sent = web.post(
+        f"/tasks/{guid}",
+        data={
+            "csrf_token": csrf(form),
+            "action": "complete",
+            **{k: v for k, v in CONCLUSION.items() if k != "means_time"},
+            "means_time": "2026-11-24T08:40",  # the page's local input, Almaty time
+            "materials": [(io.BytesIO(ACT), "акт_применения_спецсредств.pdf", "application/pdf")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    [stored] = stored_files(incidents, case)
+    assert stored.sha256 == hashlib.sha256(ACT).hexdigest()
+    assert case.data()["means_time"].startswith("2026-11-24T08:40:00+05:00")
+    assert case.open_task_names() == ["inform_gp"]
