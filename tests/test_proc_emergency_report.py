@@ -596,3 +596,6 @@ def test_the_regional_head_reads_the_late_district_notice_in_words(web, domain_e
     assert "Бунт (умышленное уничтожение имущества)" in page  # the kind's label, not "riot"
     case = web.get(f"/cases/{iid}").get_data(as_text=True)
     assert "Нарушен срок сообщения района в прокуратуру области" in case
+    # terms of steps a riot without a criminal case never reaches are not shown as its terms
+    assert "Срок полной информации (3 часа)" in case
+    assert "Срок проверки законности" not in case and "Срок реагирования" not in case
