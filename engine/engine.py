@@ -72,7 +72,9 @@ class Engine:
         self.organization = organization or LaneAsRole()
         self.services = services or ServiceRegistry()
         self.serializer = StateSerializer()
-        self.repository = Repository(db, bpmn_dir, self.serializer)
+        self.repository = Repository(
+            db, bpmn_dir, self.serializer, functions=tuple(sorted(functions or {}))
+        )
         self.script_engine = make_script_engine(
             functions={**DEADLINE_FUNCTIONS, **(functions or {})},
             service_handler=self.services,

@@ -146,10 +146,19 @@ def _called_elements(tree: etree._ElementTree) -> set[str]:
 
 
 class Repository:
-    def __init__(self, db: Database, bpmn_dir: Path, serializer: StateSerializer) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bpmn_dir: Path,
+        serializer: StateSerializer,
+        functions: tuple[str, ...] = (),
+    ) -> None:
         self.db = db
         self.bpmn_dir = bpmn_dir
         self.serializer = serializer
+        #: the names of the functions the engine gives scripts besides the deadline ones (a
+        #: model calling one is published only where the engine has it)
+        self.functions = functions
         self._cache: dict[int, LoadedDefinition] = {}
         self._latest: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -226,7 +235,7 @@ class Repository:
         for name, tree in trees.items():
             _check_supported_elements(tree, name)
             _check_flow_references(tree, name)
-            check_model_code(tree, name)
+            check_model_code(tree, name, self.functions)
 
         parser = SpiffBpmnParser(validator=VALIDATOR)
         try:

@@ -78,7 +78,8 @@ class Case:
 
     def complete(self, name: str, **data: Any) -> None:
         task = self.task(name)
-        actor = f"{LOGIN.get(task.office_code or '', 'x')}.{task.role}"
+        # a task assigned at once (the GP zonal officer, ¶9.1) is completed by its assignee
+        actor = task.assignee or f"{LOGIN.get(task.office_code or '', 'x')}.{task.role}"
         self.engine.tasks.complete(task.task_guid, data, actor=actor)
 
     def review(self, office: str, decision: str, comment: str = "Согласовано") -> None:
@@ -101,22 +102,27 @@ class Case:
         )
 
 
+#: a body of the demo directory per addressee level (the body's level decides the route)
+BODY_OF_LEVEL = {"district": "AKIMAT-TLG", "regional": "DUIS-ALM", "central": "KUIS-MVD"}
+
+
 def start_act(
     engine: Engine,
     *,
     origin: str = "ALM-TLG",
     level: str = "regional",
     act_type: str = "submission",
-    addressee: str = "Департамент УИС по Алматинской области",
+    addressee: str | None = None,
+    **extra: Any,
 ) -> Case:
     iid = engine.runtime.start(
         "act_routing",
         {
             "act_type": act_type,
             "origin_office": origin,
-            "addressee_name": addressee,
-            "addressee_level": level,
+            "addressee": addressee or BODY_OF_LEVEL.get(level, level),
             "summary": "Об устранении нарушений закона при водворении осуждённых в ШИЗО",
+            **extra,
         },
         actor=f"{LOGIN.get(origin, 'x')}.prosecutor",
     )
@@ -138,9 +144,7 @@ def walk_route(case: Case, offices: list[str]) -> None:
 
 
 def test_an_act_to_a_district_body_is_signed_by_its_own_head_and_sent_directly(acts) -> None:
-    case = start_act(
-        acts, origin="ALM-TLG", level="district", addressee="Акимат Талгарского района"
-    )
+    case = start_act(acts, origin="ALM-TLG", addressee="AKIMAT-TLG")
     assert case.holder("act_review") == ("head", "ALM-TLG")
     assert case.due("act_review") is None  # no legal deadline for the review itself
     case.review("ALM-TLG", "forward")
@@ -167,12 +171,14 @@ def test_an_act_to_a_regional_body_goes_through_the_regional_office(acts) -> Non
 
 def test_an_act_to_a_central_body_goes_through_the_regional_office_and_then_gp(acts) -> None:
     """¶12 with ¶14: a district's act to a central state body passes the region, then GP."""
-    case = start_act(acts, origin="KRG-ZHZ", level="central", addressee="КУИС МВД РК")
+    case = start_act(acts, origin="KRG-ZHZ", addressee="KUIS-MVD")
     case.review("KRG-ZHZ", "forward")
     case.review("KRG-OBL", "forward")
     case.review("GP", "forward")
     assert case.holder("act_dispatch") == ("prosecutor", "GP")
     assert case.data()["route"] == ["KRG-ZHZ", "KRG-OBL", "GP"]
+    # GP sends the act by its officer responsible for Karaganda region (¶9.1)
+    assert case.task("act_dispatch").assignee == "gp.krg"
 
 
 @pytest.mark.parametrize(
@@ -234,6 +240,7 @@ def test_an_office_returns_an_act_at_most_three_times_the_fourth_return_refuses_
     assert data["refused_by"] == "ALM-OBL"
     assert data["refusal_reasons"].startswith("Лимит возвратов на доработку (3) исчерпан")
     assert data["rework_rounds"] == 3
+    assert data["max_returns"] == 3  # the parameter (internal rule), not a number in a gateway
 
 
 def test_returns_are_counted_per_office_and_the_longest_route_still_completes(acts) -> None:
@@ -424,12 +431,19 @@ def test_a_dispatch_date_that_is_not_a_date_is_not_accepted(acts) -> None:
 
 
 @pytest.mark.parametrize(
-    ("act_type", "level"),
-    [("letter", "regional"), ("protest", "international"), ("protest", "")],
+    ("act_type", "addressee", "field", "code"),
+    [
+        ("letter", "DUIS-ALM", "act_type", "not_an_option"),
+        ("protest", "NOWHERE", "addressee", "unknown_body"),
+        ("protest", "", "addressee", "required"),
+    ],
 )
-def test_an_act_of_an_unknown_type_or_addressee_level_is_not_started(acts, act_type, level) -> None:
-    with pytest.raises(ValidationFailed):
-        start_act(acts, act_type=act_type, level=level)
+def test_an_act_of_an_unknown_type_or_addressee_is_not_started(
+    acts, act_type, addressee, field, code
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        start_act(acts, act_type=act_type, addressee=addressee or " ")
+    assert refused.value.fields[field].code in (code, "required", "not_an_option")
     assert acts.tasks.list(TaskQuery(process_id="act_routing")) == []
 
 
@@ -453,6 +467,7 @@ def test_the_published_version_names_its_legal_basis_and_carries_its_forms(acts)
         "act_routing/act_review.form.json",
         "act_routing/act_rework.form.json",
         "act_routing/act_routing.bpmn",
+        "act_routing/answer_term.dmn",
         "act_routing/route.dmn",
         "act_routing/start.form.json",
     ]
@@ -461,3 +476,89 @@ def test_the_published_version_names_its_legal_basis_and_carries_its_forms(acts)
     for name in ("act_review.form.json", "act_rework.form.json", "act_dispatch.form.json"):
         form = definition.form(name)
         assert form is not None and form["components"], name
+
+
+# -- issue 11: the addressee from the directory of bodies decides the route ---------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "body", "route"),
+    [
+        ("KRG-ZHZ", "ADM-AK-159-21", ["KRG-ZHZ"]),  # a local body: directly
+        ("KRG-ZHZ", "DUIS-KRG", ["KRG-ZHZ", "KRG-OBL"]),  # a regional body: ¶14
+        ("KRG-ZHZ", "KUIS-MVD", ["KRG-ZHZ", "KRG-OBL", "GP"]),  # a central body: ¶12 with ¶14
+        ("MIL-AST", "RK-ASTANA", ["MIL-AST", "MIL"]),
+        ("MIL-AST", "MIN-DEF", ["MIL-AST", "MIL", "GP"]),
+    ],
+)
+def test_the_body_chosen_from_the_directory_decides_the_route(acts, origin, body, route) -> None:
+    case = start_act(acts, origin=origin, addressee=body)
+    walk_route(case, route)
+    assert case.holder("act_dispatch") == ("prosecutor", route[-1])
+    data = case.data()
+    assert data["route"] == route
+    directory = acts.extensions["directory"]
+    assert data["addressee_name"] == directory.body(body).name  # named by the directory
+
+
+def test_the_author_cannot_set_the_addressee_level_himself(acts) -> None:
+    # a local body named "central" by the payload would go through GP: the form does not take it
+    with pytest.raises(ValidationFailed) as refused:
+        start_act(acts, addressee="AKIMAT-TLG", addressee_level="central")
+    assert "addressee_level" in refused.value.fields
+    with pytest.raises(ValidationFailed):
+        start_act(acts, addressee="AKIMAT-TLG", addressee_name="Министерство")
+    assert acts.tasks.list(TaskQuery(process_id="act_routing")) == []
+
+
+def test_the_review_limit_is_a_parameter_and_an_internal_rule(acts) -> None:
+    definition = acts.repository.get(acts.repository.latest_id("act_routing"))
+    text = definition.files["act_routing/act_routing.bpmn"]
+    assert '<bpmn:scriptTask id="parameters" name="Параметры процедуры">' in text
+    assert "max_returns = 3" in text
+    assert "internal rule: Instruction 104 sets no limit" in text
+    assert "returns_here &lt; max_returns" in text
+    # the route is documented as a reading of ¶12 with ¶14, not as what ¶12 says alone
+    assert "The route is a reading of ¶12 with ¶14" in text
+
+
+@pytest.mark.parametrize("act_type", ["protest", "submission", "order", "resolution", "warning"])
+def test_the_answer_term_comes_from_the_decision_table_with_its_basis(acts, act_type) -> None:
+    case = start_act(acts, origin="ALM-TLG", level="district", act_type=act_type)
+    case.review("ALM-TLG", "forward")
+    case.dispatch(date="2026-11-30")
+    data = case.data()
+    assert data["answer_months"] == 1
+    assert data["answer_basis"] == (
+        "Внутреннее правило: Инструкция № 104 срок ответа не устанавливает"
+    )
+    assert utc(acts.management.next_fire_at()) == datetime(2026, 12, 30, 18, 59, 59, tzinfo=UTC)
+
+
+def test_the_answer_term_table_is_published_with_the_procedure(acts) -> None:
+    definition = acts.repository.get(acts.repository.latest_id("act_routing"))
+    dmn = definition.files["act_routing/answer_term.dmn"]
+    assert 'decision id="act_answer_term"' in dmn
+    assert "Instruction 104 fixes no term for the answer" in dmn
+
+
+def test_every_user_task_names_its_basis(acts) -> None:
+    from lxml import etree
+
+    ns = {
+        "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+        "s": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    }
+    for folder in ("act_routing", "penalty_room_check"):
+        root = etree.parse(str(ROOT / "bpmn" / folder / f"{folder}.bpmn"))
+        tasks = root.findall(".//bpmn:userTask", ns)
+        assert tasks
+        for task in tasks:
+            props = {p.get("name"): p.get("value") for p in task.findall(".//s:property", ns)}
+            assert props.get("basis"), task.get("id")
+            assert props["basis"] == "internal" or all(
+                part.strip().replace(".", "").isdigit() for part in props["basis"].split(",")
+            ), task.get("id")
+            if "deadline" in props:  # a task with a deadline says it in three languages
+                for key in ("deadline_rule", "deadline_rule_kk", "deadline_rule_en"):
+                    assert props.get(key), (task.get("id"), key)

@@ -32,10 +32,16 @@ def checks(domain_engine: Engine, clock) -> Engine:  # type: ignore[no-untyped-d
     return domain_engine
 
 
-def place(engine: Engine, institution: str = "UK-161-2", placed_at: str = PLACED) -> Case:
+def place(
+    engine: Engine,
+    institution: str = "UK-161-2",
+    placed_at: str = PLACED,
+    **extra: object,
+) -> Case:
     iid = engine.runtime.start(
         "penalty_room_check",
         {
+            **extra,
             "institution": institution,
             "convict_name": "Петров Иван Сергеевич",
             "placed_at": placed_at,
@@ -58,13 +64,23 @@ def check(case: Case, placement: bool = True, conditions: bool = True) -> None:
     )
 
 
+#: a body of the demo directory per region and level (the body's level decides the route)
+BODIES = {
+    ("ALM-OBL", "district"): "ADM-LA-155-2",
+    ("ALM-OBL", "regional"): "DUIS-ALM",
+    ("KRG-OBL", "district"): "ADM-AK-159-21",
+    ("KRG-OBL", "regional"): "DUIS-KRG",
+}
+
+
 def prepare_act(case: Case, level: str = "regional", act_type: str = "protest") -> None:
-    assert case.holder("response_act") == ("prosecutor", case.data()["district_office"])
+    data = case.data()
+    assert case.holder("response_act") == ("prosecutor", data["supervising_office"])
+    body = "KUIS-MVD" if level == "central" else BODIES[(data["regional_office"], level)]
     case.complete(
         "response_act",
         act_type=act_type,
-        addressee_name="Начальник учреждения",
-        addressee_level=level,
+        addressee=body,
         summary="Протест на постановление о водворении в ШИЗО",
     )
 
@@ -324,9 +340,11 @@ def test_the_published_check_carries_the_act_routing_procedure_it_calls(checks) 
         "act_routing/act_review.form.json",
         "act_routing/act_rework.form.json",
         "act_routing/act_routing.bpmn",
+        "act_routing/answer_term.dmn",
         "act_routing/route.dmn",
         "act_routing/start.form.json",
         "penalty_room_check/breach_control.form.json",
+        "penalty_room_check/penalty_check.form.json",
         "penalty_room_check/penalty_room_check.bpmn",
         "penalty_room_check/placement_check.form.json",
         "penalty_room_check/response_act.form.json",
@@ -336,3 +354,118 @@ def test_the_published_check_carries_the_act_routing_procedure_it_calls(checks) 
     assert "convict_name" in {c["key"] for c in definition.start_form()["components"]}
     for name in ("act_review.form.json", "act_dispatch.form.json", "placement_check.form.json"):
         assert definition.form(name) is not None, name
+
+
+# -- issue 11: whom the 24 / 48 hours concern, who checks, who controls ---------------------------
+
+
+@pytest.mark.parametrize("status", ["suspect", "accused"])
+def test_a_suspect_or_accused_is_checked_under_13_12_without_the_24_48_hours(
+    checks, status
+) -> None:
+    """¶11.6 and ¶13.9 name convicts; ¶13.12 (penalties of suspects and the accused) fixes no
+    term: the check has no deadline, and no breach is recorded however long it takes."""
+    case = place(checks, "SIZO-ALM", person_status=status)
+    assert case.open_task_names() == ["penalty_check"]
+    assert case.holder("penalty_check") == ("prosecutor", "ALM-KNV")
+    assert case.due("penalty_check") is None
+    assert case.task("penalty_check").form == "penalty_room_check/penalty_check.form.json"
+    assert checks.management.fire_due(IN_48_HOURS + timedelta(days=30)) == 0
+    assert case.open_task_names() == ["penalty_check"]
+    case.complete(
+        "penalty_check", placement_lawful=True, conditions_lawful=True, findings="Проверено"
+    )
+    assert case.status == "completed"
+    data = case.data()
+    assert (data["held_as"], data["check_result"]) == (status, "lawful")
+    assert "check_due" not in data and "deadline_breached" not in data
+
+
+def test_an_unlawful_placement_of_an_accused_leads_to_an_act_as_for_a_convict(checks) -> None:
+    case = place(checks, "SIZO-AST", person_status="accused")
+    case.complete(
+        "penalty_check", placement_lawful=False, conditions_lawful=True, findings="Нарушение"
+    )
+    assert case.holder("response_act") == ("prosecutor", "AST-ESL")
+
+
+@pytest.mark.parametrize("status", [None, "convict"])
+def test_a_convict_or_an_unnamed_status_keeps_the_24_hours(checks, status) -> None:
+    extra = {"person_status": status} if status else {}
+    case = place(checks, "UK-161-2", **extra)
+    assert case.open_task_names() == ["placement_check"]
+    assert case.due("placement_check") == IN_24_HOURS
+    assert case.data()["held_as"] == "convict"
+
+
+def test_a_status_outside_the_list_is_refused(checks) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        place(checks, person_status="witness")
+    assert refused.value.fields["person_status"].code == "not_an_option"
+
+
+def test_an_institution_supervised_by_its_regional_office_is_checked_there(checks) -> None:
+    """¶10.10: the regional office may take the supervision of an institution in the regional
+    centre; the institution's record names it, and the check and its act go there."""
+    case = place(checks, "UK-159-1")
+    assert case.holder("placement_check") == ("prosecutor", "KRG-OBL")
+    assert case.due("placement_check") == IN_24_HOURS
+    check(case, placement=False)
+    assert case.holder("response_act") == ("prosecutor", "KRG-OBL")
+    case.complete("response_act", act_type="submission", addressee="DUIS-KRG", summary="Акт")
+    # the office that did the check is the act's author: a regional body is its own level
+    assert case.holder("act_review") == ("head", "KRG-OBL")
+    case.review("KRG-OBL", "forward")
+    assert case.holder("act_dispatch") == ("prosecutor", "KRG-OBL")
+    data = case.data()
+    assert (data["origin_office"], data["route"]) == ("KRG-OBL", ["KRG-OBL"])
+
+
+def test_a_missed_check_by_the_regional_office_is_controlled_by_its_head(checks) -> None:
+    case = place(checks, "UK-159-1")
+    assert checks.management.fire_due(IN_24_HOURS + SECOND) == 1
+    assert case.holder("breach_control") == ("head", "KRG-OBL")
+
+
+def test_the_act_is_authored_by_the_office_that_did_the_check(checks) -> None:
+    case = place(checks, "UK-159-21")
+    check(case, conditions=False)
+    prepare_act(case, level="regional")
+    data = case.data()
+    assert data["origin_office"] == data["supervising_office"] == "KRG-ZHZ"
+    # the addressee's name and level come from the directory, not from the form
+    assert data["addressee_level"] == "regional"
+    assert data["addressee_name"] == checks.extensions["directory"].body("DUIS-KRG").name
+    assert data["route"] == ["KRG-ZHZ", "KRG-OBL"]
+
+
+def test_an_addressee_the_directory_does_not_know_is_refused_and_the_task_stays(checks) -> None:
+    case = place(checks, "UK-161-2")
+    check(case, placement=False)
+    with pytest.raises(ValidationFailed) as refused:
+        case.complete("response_act", act_type="protest", addressee="NOWHERE", summary="Акт")
+    assert refused.value.fields["addressee"].code == "unknown_body"
+    assert case.open_task_names() == ["response_act"]
+    assert "origin_office" not in case.data() or case.data()["origin_office"] != "ALM-TLG"
+
+
+def test_the_breach_control_cites_10_6_not_11_6(checks) -> None:
+    from lxml import etree
+
+    ns = {
+        "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+        "s": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    }
+    root = etree.parse(str(MODEL))
+    [task] = root.findall(".//bpmn:userTask[@id='breach_control']", ns)
+    props = {p.get("name"): p.get("value") for p in task.findall(".//s:property", ns)}
+    assert props["basis"] == "10.6"
+    documentation = task.findtext("bpmn:documentation", namespaces=ns)
+    assert "¶10.6" in documentation and "¶11.6" not in documentation
+    [check_task] = root.findall(".//bpmn:userTask[@id='placement_check']", ns)
+    props = {p.get("name"): p.get("value") for p in check_task.findall(".//s:property", ns)}
+    assert props["basis"] == "11.6, 13.9"
+    assert (
+        props["deadline_rule_en"]
+        == "24 hours from the placement, 48 hours for a remote institution"
+    )

@@ -291,6 +291,14 @@ BODIES: list[tuple[str, str, str, str, str, str]] = [
         "Administration of institution AK-159/21",
     ),
     (
+        "ADM-EC-166-4",
+        "local",
+        "AST-ESL",
+        "Администрация учреждения ЕЦ-166/4",
+        "ЕЦ-166/4 мекемесінің әкімшілігі",
+        "Administration of institution EC-166/4",
+    ),
+    (
         "ADM-AK-159-30",
         "local",
         "KRG-ZHZ",

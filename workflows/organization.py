@@ -281,6 +281,12 @@ class ProsecutorsOrganization:
             facts["institution_name"] = institution.name
             facts["institution_remote"] = institution.remote
             facts["supervising_office"] = institution.supervising_office
+        if process_id == "penalty_room_check":
+            # whom the placement concerns: ¶11.6 / ¶13.9 (convicts, 24 / 48 h) or ¶13.12
+            # (suspects, the accused); a start that does not say concerns a convict, the
+            # procedure's original subject (a model cannot test whether a variable is set)
+            status = data.get("person_status")
+            facts["held_as"] = status if status in ("convict", "suspect", "accused") else "convict"
         if "addressee" in data:
             body = self.directory.body(data.get("addressee"))
             if body is None:

@@ -31,7 +31,7 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from ..errors import ScriptFailed, UnsafeCode
+from ..errors import ScriptFailed, UnsafeCode, ValidationFailed
 from .expressions import SAFE_BUILTINS
 from .limits import (
     GUARDED_BUILTINS,
@@ -249,8 +249,8 @@ def run_script(
     env: dict[str, Any] = {**data, **_BASE, **functions}
     try:
         run_limited(lambda: exec(code, env), time_limit_s, "the script")  # noqa: S102
-    except (ScriptFailed, UnsafeCode):
-        raise
+    except (ScriptFailed, UnsafeCode, ValidationFailed):
+        raise  # a function the engine gives scripts may refuse the data a task submitted
     except Exception as exc:
         raise ScriptFailed(f"script failed: {type(exc).__name__}: {exc}") from exc
     for key, value in env.items():
