@@ -512,3 +512,26 @@ def test_checkpoints_from_before_the_upgrade_still_verify_and_chain_on(audited) 
     _rewrite_chain(audited, iid, actor="mallory")
     result = audited.verify_history()
     assert result["ok"] is False and result["chain"] == case_chain(iid)
+
+
+def test_a_case_inside_a_step_is_left_for_the_next_checkpoint(audited, database_url) -> None:
+    """On PostgreSQL a checkpoint never waits for a case another transaction holds: it records
+    the others and takes that one next time. (SQLite has one writer: nothing is ever held.)"""
+    from sqlalchemy import create_engine
+
+    held, free = start_check(audited), start_check(audited)
+    if database_url.startswith("postgresql"):
+        other = create_engine(database_url)
+        with other.connect() as conn:
+            conn.execute(select(cases_t.c.id).where(cases_t.c.id == held).with_for_update())
+            first = audited.management.checkpoint(only_if_moved=True)
+            conn.rollback()
+        other.dispose()
+        with audited.db.read() as conn:
+            assert verify_case(conn, held, audited.audit)["pending_events"] > 0
+            assert verify_case(conn, free, audited.audit)["pending_events"] == 0
+        assert first["written"] is True
+    audited.management.checkpoint(only_if_moved=True)
+    with audited.db.read() as conn:
+        assert verify_case(conn, held, audited.audit)["pending_events"] == 0
+    assert audited.verify_history()["ok"] is True
