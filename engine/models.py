@@ -356,6 +356,6 @@ class AuditVerification(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     instant: Mapped[datetime] = mapped_column(UTCDateTime())
-    trigger: Mapped[str] = mapped_column(String(20))  # "cli" | "worker"
+    trigger: Mapped[str] = mapped_column(String(120))  # "cli" | "worker" | "page:<login>"
     ok: Mapped[bool] = mapped_column(Boolean)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)

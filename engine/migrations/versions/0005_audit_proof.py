@@ -64,7 +64,7 @@ def upgrade() -> None:
         "audit_verification",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
         sa.Column("instant", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("trigger", sa.String(20), nullable=False),
+        sa.Column("trigger", sa.String(120), nullable=False),
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
