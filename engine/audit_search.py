@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Index, exists, false, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Index,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from .db import Database
 from .models import CaseAttribute, CaseTerm, ProcessInstance, as_utc
@@ -150,7 +161,9 @@ class CaseSearch:
         if text.isdigit():  # a case number, or a document number given whole
             number = int(text) if len(text) <= 18 else -1
             documents = select(a.instance_id).where(a.name.in_(query.numbers), a.value == text)
-            stmt = stmt.where((c.id == number) | c.id.in_(documents))
+            # one set of ids (not `id = n OR id IN …`, which PostgreSQL answers by reading
+            # every case)
+            stmt = stmt.where(c.id.in_(union_all(select(literal(number, BigInteger())), documents)))
         elif text:
             # every word begins a word of the case's data (engine/search.py): the longest word
             # (the likeliest to be rare) picks the cases, each other word is a probe of that
