@@ -399,6 +399,7 @@ def worker(interval: float, once: bool) -> None:
 
     engine = _engine()
     _require_database(engine.db.url)
+    _audit_settings()  # a bad NADZOR_AUDIT_KEY is said once, not at every round
     Worker(engine, interval=interval).run(once=once)
 
 
@@ -569,6 +570,7 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
 
     engine = _engine(threads=threads)  # pools sized for the threads (and the worker)
     _require_database(engine.db.url)
+    _audit_settings()  # the worker inside signs checkpoints: a bad key stops serving now
     shortfall = connection_shortfall(engine.db, threads)
     if shortfall is not None:
         raise Problem(shortfall)
