@@ -535,3 +535,15 @@ def test_a_case_inside_a_step_is_left_for_the_next_checkpoint(audited, database_
     with audited.db.read() as conn:
         assert verify_case(conn, held, audited.audit)["pending_events"] == 0
     assert audited.verify_history()["ok"] is True
+
+
+def test_the_worker_refuses_to_start_with_an_unreadable_key(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NADZOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("NADZOR_AUDIT_KEY", str(tmp_path / "missing.pem"))
+    ran = CliRunner().invoke(main, ["worker", "--once"])
+    assert ran.exit_code == 2 and "cannot read the audit key" in ran.output
+    (tmp_path / "missing.pem").write_text("not a key")
+    ran = CliRunner().invoke(main, ["worker", "--once"])
+    assert ran.exit_code == 2 and "not a PEM private key" in ran.output
