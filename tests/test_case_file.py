@@ -97,8 +97,7 @@ def test_the_case_page_is_a_file_in_words_without_engine_data(
         act.task_guid,
         {
             "act_type": "submission",
-            "addressee_name": "Начальник учреждения",
-            "addressee_level": "district",
+            "addressee": "ADM-LA-155-2",  # a body of the directory (issue 11)
             "summary": "Устранить нарушение",
         },
         actor="tlg.prosecutor",
@@ -128,15 +127,14 @@ def test_option_labels_and_the_act_step_show_in_russian(web, domain_engine) -> N
         act.task_guid,
         {
             "act_type": "submission",
-            "addressee_name": "Начальник учреждения",
-            "addressee_level": "district",
+            "addressee": "ADM-LA-155-2",  # a body of the directory (issue 11)
             "summary": "Устранить нарушение",
         },
         actor="tlg.prosecutor",
     )
     sign_in(web, "tlg.prosecutor")
     text = file_part(page(web, f"/cases/{iid}"))
-    assert "Представление" in text and "Районный (местный) орган" in text
+    assert "Представление" in text and "Администрация учреждения ЛА-155/2" in text
     assert "Подготовить акт реагирования" in text
     assert "Срок проверки (24 / 48 ч)" in text  # the check deadline's own label
 

@@ -30,8 +30,7 @@ PLACEMENT = {
 ACT = {
     "act_type": "submission",
     "origin_office": "ALM-TLG",
-    "addressee_name": "Начальник учреждения",
-    "addressee_level": "district",
+    "addressee": "AKIMAT-TLG",  # a body of the directory (issue 11)
     "summary": "Устранить нарушения",
 }
 
@@ -313,8 +312,8 @@ def test_an_unknown_institution_is_refused(api) -> None:
 
 
 def test_an_option_must_have_its_exact_type(api) -> None:
-    answer = start(api, "act_routing", {**ACT, "addressee_level": ["district"]})
-    assert refused(answer, "addressee_level") == {"addressee_level": "not_an_option"}
+    answer = start(api, "act_routing", {**ACT, "act_type": ["submission"]})
+    assert refused(answer, "act_type") == {"act_type": "not_an_option"}
 
 
 @pytest.mark.parametrize(

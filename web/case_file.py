@@ -225,6 +225,10 @@ def value_text(
             return institution_name(directory, value, locale)
         if key.endswith("office"):
             return office_name(directory, value, locale)
+        if key == "addressee" and hasattr(directory, "body"):  # a body of the directory
+            body = directory.body(value)
+            if body is not None:
+                return (body.names or {}).get(locale) or body.name
     if isinstance(value, datetime):
         return local_time(value)
     if isinstance(value, date):

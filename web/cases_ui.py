@@ -22,6 +22,7 @@ from .i18n import local_time, locale_code, translated
 from .ids import register_converters
 from .labels import task_state_label
 from .refusals import abort_page, rights
+from .task_basis import task_basis
 
 cases_ui = Blueprint("cases", __name__)
 cases_ui.record(register_converters)  # web/ids.py: impossible ids are 404 before a query
@@ -86,11 +87,14 @@ def case_page(instance_id: int) -> Any:
     engine = _engine()
     tasks = engine.tasks.list(TaskQuery(instance_id=instance_id, state=None, limit=500))
     now = engine.clock.now()
-    vocab, people = file_tools(engine.repository.get(view.definition_id))
+    definition = engine.repository.get(view.definition_id)
+    vocab, people = file_tools(definition)
     deadlines = [
         {
             "task": t,
             "title": translated(t.title, t.titles),
+            # an open task says its ¶ and deadline rule (web/task_basis.py)
+            "basis": task_basis(definition, t, locale_code()) if t.state == "ready" else None,
             "state": task_state_label(t.state),
             "due_local": local_time(t.due_at),
             "mark": deadline_mark(t, now),

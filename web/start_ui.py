@@ -14,6 +14,7 @@ from engine.errors import DataRejected, EngineError, NotFound, ValidationFailed
 from workflows.catalogue import procedure_title
 from workflows.scope import can_see_office
 
+from .choices import with_body_choices
 from .forms import FormField, coerce, data_rejected_text, fields_of, problem_texts, raw_values
 from .i18n import locale_code, translated
 from .ids import register_converters
@@ -76,7 +77,8 @@ def _with_choices(fields: list[FormField]) -> list[FormField]:
             ]
         if f.key == "origin_office":
             f.readonly = True
-    return fields
+    # the addressee of an act: a body of the directory (web/choices.py; the domain checks it)
+    return with_body_choices(fields, current_app.extensions["nadzor.directory"])
 
 
 @start_ui.get("/start")

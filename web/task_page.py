@@ -15,10 +15,12 @@ from workflows.workspace import Drafts
 
 from .case_file import People, Section, Vocabulary, build_file
 from .cases_ui import file_tools
+from .choices import with_body_choices
 from .forms import coerce, data_rejected_text, field_labels, fields_of, problem_texts, raw_values
 from .i18n import local_time, locale_code, translated
 from .messages import error_text
 from .refusals import abort_page, refusal_text, rights
+from .task_basis import task_basis
 from .tasks_ui import engine, safe_next, task_row, tasks_ui
 
 
@@ -98,7 +100,10 @@ def task_page(task_id: str) -> Any:
     eng, user = engine(), current_user.user
     task = _visible(task_id)
     definition = eng.repository.get(eng.runtime.get(task.instance_id).definition_id)
-    fields = fields_of(definition.form(task.form), locale_code())
+    fields = with_body_choices(
+        fields_of(definition.form(task.form), locale_code()),
+        current_app.extensions["nadzor.directory"],
+    )
     case_data = eng.runtime.data(task.instance_id) if task.state == "ready" else {}
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -169,6 +174,7 @@ def task_page(task_id: str) -> Any:
         may_release=may_release,
         labels=field_labels(definition, locale_code()),
         readonly_texts=_readonly_texts(fields, case_data, vocab),
+        basis=task_basis(definition, task, locale_code()),  # ¶ and deadline rule (web/task_basis.py)
     ), status
 
 

@@ -54,8 +54,7 @@ def a_case_with_an_act(engine) -> tuple[int, str]:  # type: ignore[no-untyped-de
         act.task_guid,
         {
             "act_type": "submission",
-            "addressee_name": "Начальник учреждения",
-            "addressee_level": "district",
+            "addressee": "ADM-LA-155-2",  # a body of the directory (issue 11)
             "summary": "Устранить нарушение",
         },
         actor="tlg.prosecutor",

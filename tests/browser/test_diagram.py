@@ -14,8 +14,7 @@ from workflows.demo_org import LOGIN_PREFIX
 ACT = {
     "act_type": "submission",
     "origin_office": "ALM-TLG",
-    "addressee_name": "Департамент УИС по Алматинской области",
-    "addressee_level": "regional",
+    "addressee": "DUIS-ALM",  # a body of the directory (issue 11)
     "summary": "Об устранении нарушений условий содержания",
 }
 
