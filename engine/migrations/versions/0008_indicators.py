@@ -4,11 +4,15 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02
 
-Reserved in advance so that parallel work does not collide on revision numbers; the owner
-fills in upgrade() and downgrade().
+The indicators (workflows/indicators.py) read the cases an office and its subordinates received
+in a period, then those cases' tasks of a few names. The first read is a range per office on
+(office_code, created_at); the tasks are found per case by (instance_id, task_name). Both are
+indexes on projections the engine already keeps, so nothing needs backfilling.
 """
 
 from __future__ import annotations
+
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -17,8 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_index(
+        "ix_instance_office_created", "process_instance", ["office_code", "created_at", "id"]
+    )
+    op.create_index("ix_human_task_instance_name", "human_task", ["instance_id", "task_name"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_human_task_instance_name", table_name="human_task")
+    op.drop_index("ix_instance_office_created", table_name="process_instance")
