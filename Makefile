@@ -21,12 +21,14 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(PIP) install --quiet -e ".[test]"
 	touch $(TEST_STAMP)
 
-# bpmn.io libraries from npm (package-lock.json pins them), served by the app itself
+# bpmn.io libraries and Chart.js from npm (package-lock.json pins them), served by the app itself
 $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p web/static/vendor/bpmn-js
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets/* web/static/vendor/bpmn-js/
+	mkdir -p web/static/vendor/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js web/static/vendor/chart.js/
 
 assets: $(ASSETS)
 
