@@ -252,22 +252,36 @@ def test_breaches_found_on_site_go_as_an_act_through_act_routing(domain_engine, 
         "onsite_check",
         violations_found=True,
         act_type="submission",
-        addressee_name="Начальник учреждения УК-161/2",
-        addressee_level="district",
+        addressee="ADM-LA-155-2",  # a local body of the directory: the act goes directly
         act_summary="Устранить причины происшествия",
     )
     assert who(domain_engine, iid, "act_review") == ("head", "ALM-TLG")
     data = domain_engine.runtime.data(iid)
     assert (data["origin_office"], data["summary"]) == ("ALM-TLG", "Устранить причины происшествия")
+    assert data["addressee_name"] == "Администрация учреждения ЛА-155/2"  # from the directory
+
+
+def test_an_addressee_the_directory_does_not_know_is_refused_on_the_check(domain_engine) -> None:
+    iid = start(domain_engine)
+    with pytest.raises(ValidationFailed) as refused:
+        complete(
+            domain_engine,
+            iid,
+            "onsite_check",
+            violations_found=True,
+            act_type="warning",
+            addressee="NO-SUCH-BODY",
+            act_summary="…",
+        )
+    assert refused.value.fields["addressee"].code == "unknown_body"
+    assert "onsite_check" in tasks(domain_engine, iid)  # the check is not taken
 
 
 def test_an_act_needs_its_addressee_when_breaches_are_found(domain_engine) -> None:
     iid = start(domain_engine)
     with pytest.raises(ValidationFailed) as refused:
         complete(domain_engine, iid, "onsite_check", violations_found=True)
-    assert {"act_type", "addressee_name", "addressee_level", "act_summary"} <= set(
-        refused.value.fields
-    )
+    assert {"act_type", "addressee", "act_summary"} <= set(refused.value.fields)
 
 
 # -- torture and unlawful influence: the pre-trial register (¶13.8) ---------------------------
