@@ -142,12 +142,17 @@ class CaseSearch:
             stmt = stmt.where(c.process_id == query.process_id)
         if query.version is not None:
             stmt = stmt.where(c.version == query.version)
+        # (with a flag, the status and the dates too are checked on the flag's cases, not
+        # looked up in their own indexes: PostgreSQL would AND three large bitmaps)
+        flagged = query.breached or query.incident
+        status = c.status.concat("") if flagged else c.status
+        opened = func.coalesce(c.created_at, c.created_at) if flagged else c.created_at
         if query.status:
-            stmt = stmt.where(c.status == query.status)
+            stmt = stmt.where(status == query.status)
         if query.started_from is not None:
-            stmt = stmt.where(c.created_at >= query.started_from)
+            stmt = stmt.where(opened >= query.started_from)
         if query.started_before is not None:
-            stmt = stmt.where(c.created_at < query.started_before)
+            stmt = stmt.where(opened < query.started_before)
         if query.breached:
             stmt = stmt.where(BREACHED_AT.is_not(None))
         if query.incident:
