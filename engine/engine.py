@@ -22,6 +22,7 @@ from .repository import Repository
 from .runtime import RuntimeService
 from .safety.limits import EXPRESSION_CPU_S, SCRIPT_CPU_S, STEP_CPU_S
 from .safety.script_engine import make_script_engine, warm_up
+from .schedules import ScheduleService, StartOffices
 from .serialization import StateSerializer
 from .services import ServiceRegistry
 from .step import Action, StepContext, StepRunner, WorkflowCache, record_incident
@@ -61,12 +62,14 @@ class Engine:
         functions: Mapping[str, Callable[..., Any]] | None = None,
         cache_size: int = 2000,
         case_attributes: tuple[str, ...] = (),
+        start_offices: StartOffices | None = None,
         step_cpu_s: float = STEP_CPU_S,
         script_cpu_s: float = SCRIPT_CPU_S,
         expression_cpu_s: float = EXPRESSION_CPU_S,
     ) -> None:
         """`step_cpu_s`, `script_cpu_s`, `expression_cpu_s`: CPU seconds of the running thread
-        a whole step, one script and one expression may use (see `engine.safety.limits`)."""
+        a whole step, one script and one expression may use (see `engine.safety.limits`);
+        `start_offices`: the domain's office levels and resolver for scheduled starts."""
         self.db = db
         self.clock = clock or SystemClock()
         self.organization = organization or LaneAsRole()
@@ -75,6 +78,7 @@ class Engine:
         self.repository = Repository(
             db, bpmn_dir, self.serializer, functions=tuple(sorted(functions or {}))
         )
+        self.repository.start_levels = start_offices.levels if start_offices else None
         self.script_engine = make_script_engine(
             functions={**DEADLINE_FUNCTIONS, **(functions or {})},
             service_handler=self.services,
@@ -99,6 +103,7 @@ class Engine:
         self.runtime = RuntimeService(self)
         self.tasks = TaskService(self)
         self.management = ManagementService(self)
+        self.schedules = ScheduleService(self, start_offices)
         self.history = HistoryService(self)
 
     def run_step(

@@ -1,4 +1,5 @@
-"""Management service: fire due timers, retry parked service tasks, incidents, checkpoints.
+"""Management service: fire due timers and scheduled starts, retry parked service tasks,
+incidents, checkpoints.
 
 Each due row is handled in its own step. The step re-reads the timer row after it has locked the
 case, so a timer taken by another worker (or fired twice by a catch-up run) is skipped, not run
@@ -77,6 +78,23 @@ class ManagementService:
             return conn.execute(stmt.order_by(c.fire_at, c.id).limit(limit)).all()
 
     def fire_due(self, now: datetime | None = None, *, actor: str = "timer") -> int:
+        """Start the scheduled cases due at `now`, then fire every timer and retry due once;
+        returns how many fired in all (`fire_due_counts` tells them apart)."""
+        return self.fire_due_counts(now, actor=actor)["fired"]
+
+    def fire_due_counts(
+        self, now: datetime | None = None, *, actor: str = "timer"
+    ) -> dict[str, int]:
+        """`fire_due` with its parts: {"fired": all, "timers": timers and retries fired,
+        "scheduled_starts": cases started by a schedule (engine/schedules.py)}."""
+        explicit = now is not None
+        now = now or self.engine.clock.now()
+        clock = FakeClock(now) if explicit else self.engine.clock
+        started = self.engine.schedules.fire(now, clock=clock)
+        timers = self._fire_timers(now, clock, actor)
+        return {"fired": timers + started, "timers": timers, "scheduled_starts": started}
+
+    def _fire_timers(self, now: datetime, clock: Any, actor: str) -> int:
         """Fire every timer and retry due at `now` once; returns how many fired.
 
         Rows are attempted once per call each. A row that cannot fire is postponed (with an
@@ -85,9 +103,6 @@ class ManagementService:
         left stays due for the next round. On PostgreSQL only that case is busy: it is left
         for the next round and the others fire.
         """
-        explicit = now is not None
-        now = now or self.engine.clock.now()
-        clock = FakeClock(now) if explicit else self.engine.clock
         fired = 0
         attempted: set[int] = set()
         for _ in range(MAX_PASSES):

@@ -237,6 +237,41 @@ class Timer(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class Schedule(Base):
+    """A calendar a procedure starts on (a timer start event; engine/schedules.py): `since`
+    is when it was first published, so occurrences before it are never started; a failing
+    start is retried with backoff (`retry_at`) and recorded once as an incident."""
+
+    __tablename__ = "schedule"
+
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    start_event: Mapped[str] = mapped_column(String(200), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduledStart(Base):
+    """One occurrence of a schedule for one office, inserted in the transaction that starts
+    its case: the unique constraint makes every occurrence start once across all workers."""
+
+    __tablename__ = "scheduled_start"
+    __table_args__ = (
+        UniqueConstraint(
+            "process_id", "start_event", "occurrence", "office_code", name="uq_scheduled_start"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    start_event: Mapped[str] = mapped_column(String(200))
+    occurrence: Mapped[datetime] = mapped_column(UTCDateTime())
+    office_code: Mapped[str] = mapped_column(String(50))  # "" when the model names no offices
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class MessageWait(Base):
     """An instance waiting for a named message (intermediate catch or receive task)."""
 

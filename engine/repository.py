@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -32,6 +33,9 @@ from .history import PendingEvent, append_system_events
 from .models import Definition
 from .safety.model_check import check_model_code
 from .safety.xmlparse import parse_xml
+from .schedules import check_model as check_schedules
+from .schedules import register as register_schedules
+from .schedules import timer_start_events
 from .serialization import StateSerializer
 
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form.json")
@@ -96,11 +100,14 @@ class LoadedDefinition:
         return rules
 
     def start_form_path(self) -> str | None:
-        """The form named by the process's start event, from the process's own folder."""
+        """The form named by the process's start event, from the process's own folder (a
+        process that also starts on a calendar: its other start event's form)."""
         for spec in self.spec.task_specs.values():
-            if isinstance(spec, StartEvent) and spec.name in {
-                s.name for s in self.spec.start.outputs
-            }:
+            if (
+                isinstance(spec, StartEvent)
+                and not isinstance(spec.event_definition, TimerEventDefinition)
+                and form_path(spec)
+            ):
                 return form_path(spec)
         return None
 
@@ -159,6 +166,9 @@ class Repository:
         #: the names of the functions the engine gives scripts besides the deadline ones (a
         #: model calling one is published only where the engine has it)
         self.functions = functions
+        #: office levels a timer start event's `start_for` may name (None: the engine has no
+        #: offices; engine/schedules.py)
+        self.start_levels: tuple[str, ...] | None = None
         self._cache: dict[int, LoadedDefinition] = {}
         self._latest: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -236,6 +246,8 @@ class Repository:
             _check_supported_elements(tree, name)
             _check_flow_references(tree, name)
             check_model_code(tree, name, self.functions)
+            if name.endswith(".bpmn"):
+                check_schedules(tree, name, process_id, self.start_levels)
 
         parser = SpiffBpmnParser(validator=VALIDATOR)
         try:
@@ -310,6 +322,8 @@ class Repository:
                     published_by=actor,
                 )
             ).inserted_primary_key[0]
+            # a calendar starts counting when it is first published (engine/schedules.py)
+            register_schedules(conn, model.process_id, timer_start_events(model.spec), now)
             append_system_events(
                 conn,
                 now,

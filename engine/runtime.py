@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
+from .clock import Clock
 from .data import check_data
 from .errors import FieldProblem, NotFound, ScriptFailed, UnsafeCode, ValidationFailed
 from .models import HumanTask, MessageWait, ProcessInstance
@@ -146,17 +147,30 @@ class RuntimeService:
         office_code: str | None = None,
         business_key: str | None = None,
         definition_id: int | None = None,
+        start_event: str | None = None,
+        claim: Callable[[Connection, int], None] | None = None,
+        clock: Clock | None = None,
     ) -> int:
         """Start a case on the latest published version (or the one given).
 
         The data must be plain JSON within the limits of `engine.data` and, when the version
         has a start form, obey it (`ValidationFailed`); the domain's facts (offices,
         remoteness, names) override anything the payload says, and the engine sets `case_id`.
+        `start_event`, `claim`, `clock`: a scheduled start (engine/schedules.py).
         """
         repo = self.engine.repository
         definition = repo.get(definition_id or repo.latest_id(process_id))
         try:
-            return self.engine.steps.start(definition, data, actor, office_code, business_key)
+            return self.engine.steps.start(
+                definition,
+                data,
+                actor,
+                office_code,
+                business_key,
+                start_event=start_event,
+                claim=claim,
+                clock=clock,
+            )
         except (ScriptFailed, UnsafeCode) as exc:
             record_incident(
                 self.engine.db, None, "script", f"{process_id}: {exc}", self.engine.clock.now()

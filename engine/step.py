@@ -41,6 +41,7 @@ from .organization import Assignment, Organization
 from .repository import LoadedDefinition, Repository, form_path
 from .safety.limits import STEP_CPU_S, check_step_budget, step_budget
 from .safety.script_engine import root_cause
+from .schedules import begin_at
 from .search import term_rows
 from .serialization import StateSerializer
 from .services import retry_delay
@@ -171,18 +172,29 @@ class StepRunner:
         actor: str,
         office_code: str | None,
         business_key: str | None = None,
+        *,
+        start_event: str | None = None,
+        claim: Callable[[Connection, int], None] | None = None,
+        clock: Clock | None = None,
     ) -> int:
-        now = self.clock.now()
-        rules = definition.start_rules()
+        """`start_event`: a scheduled start begins at that (timer) start event, its data the
+        engine's own (no start form); `claim(conn, instance_id)` runs in the transaction right
+        after the case's row is inserted and raises `SkipStep` to drop the whole start
+        (engine/schedules.py: one case per occurrence and office); `clock`: the instant the
+        case starts at (`timers fire --now`)."""
+        clock = clock or self.clock
+        now = clock.now()
+        rules = definition.start_rules() if start_event is None else None
         files: list[Any] = []
         if rules is not None:  # a version with a start form takes exactly what it offers
             data, files = rules.clean(data)
         check_data(data, what="start data")
         data = {k: v for k, v in data.items() if k != "case_id"}  # the engine sets it below
-        with using_clock(self.clock):
+        with using_clock(clock):
             workflow = BpmnWorkflow(
                 definition.spec, definition.subprocess_specs, script_engine=self.script_engine
             )
+            begin_at(workflow, start_event, definition.process_id)
             start_task = workflow.get_next_task(state=TaskState.READY)
             # what the domain computes (offices, remoteness, names) wins over any payload
             facts = self.organization.case_facts(data, definition.process_id)
@@ -209,6 +221,8 @@ class StepRunner:
                         audit_head="",
                     ),
                 ).id
+                if claim is not None:  # a scheduled start: its occurrence's row, or nothing
+                    claim(conn, instance_id)
                 start_task.data["case_id"] = instance_id  # models may refer to their case
                 # files of the start form: stored in this transaction, referenced in the data
                 store_files(
@@ -232,7 +246,7 @@ class StepRunner:
                         "data": self.serializer.convert_data(data),
                     },
                 )
-                with using_clock(self.clock):
+                with using_clock(clock):
                     self._advance(ctx)
                 self._save(ctx, revision=0, audit_seq=0, audit_head="")
         except Exception as exc:

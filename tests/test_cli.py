@@ -64,9 +64,9 @@ def test_timers_fire_catches_up_as_of_the_given_instant(cli) -> None:
         "bench_penalty_check", {"placed_at": placed.isoformat(), "remote": False}, actor="ivanov"
     )
     before, after = ((placed + timedelta(hours=24, minutes=m)).isoformat() for m in (-1, 1))
-    assert json.loads(cli("timers", "fire", "--now", before)) == {"fired": 0}
-    assert json.loads(cli("timers", "fire", "--now", after)) == {"fired": 1}
-    assert json.loads(cli("timers", "fire", "--now", after)) == {"fired": 0}
+    assert json.loads(cli("timers", "fire", "--now", before))["fired"] == 0
+    assert json.loads(cli("timers", "fire", "--now", after))["fired"] == 1
+    assert json.loads(cli("timers", "fire", "--now", after))["fired"] == 0
     cli("timers", "fire", "--now", "yesterday", code=2)
 
     verified = json.loads(cli("audit", "verify", "--json"))

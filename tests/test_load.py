@@ -197,7 +197,7 @@ def test_one_timers_fire_drains_twelve_hundred_due_timers(
         main, ["timers", "fire", "--now", "2026-11-26T00:00:00Z"], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"fired": 1200}  # was 500: one batch only
+    assert json.loads(result.output)["fired"] == 1200  # was 500: one batch only
     with engine.db.read() as conn:
         statuses = conn.execute(select(ProcessInstance.status)).scalars().all()
     assert statuses == ["completed"] * 1200

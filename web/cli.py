@@ -379,15 +379,17 @@ def timers() -> None:
 @timers.command("fire")
 @click.option("--now", "now_text", required=True, help="ISO instant with offset")
 def timers_fire(now_text: str) -> None:
-    """Fire everything due as of --now once; prints {"fired": N}, N the total fired.
+    """Fire everything due as of --now once; prints {"fired": N, "timers": T,
+    "scheduled_starts": S}, N the total fired, S the cases started by a calendar (a timer start
+    event: the latest due occurrence, once per office, however often this runs).
 
     Every due row is handled (in batches of 500, one transaction per step); a case that cannot
     fire is recorded as an incident and postponed, the others still fire. Reminders and
     breaches due by then are recorded too (in the cases' history, not counted)."""
     engine, now = _engine(), _parse_instant(now_text)
-    fired = engine.management.fire_due(now)
+    counts = engine.management.fire_due_counts(now)
     engine.management.fire_alerts(now)
-    _echo_json({"fired": fired})
+    _echo_json(counts)
 
 
 @main.command()

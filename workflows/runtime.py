@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db import Database
 from engine.engine import Engine
+from engine.schedules import StartOffices
 from engine.services import ServiceRegistry
 
 from .organization import OrganizationDirectory, ProsecutorsOrganization, model_functions
 from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
+
+#: the levels of the offices tree as models name them (`start_for` of a scheduled start)
+OFFICE_LEVELS: tuple[str, ...] = ("district", "regional", "gp")
 
 # start-data values queues filter on: where, who, which document
 CASE_ATTRIBUTES = (
@@ -48,7 +53,18 @@ def build_engine(
         services=services,
         case_attributes=CASE_ATTRIBUTES,
         functions=model_functions(directory),  # e.g. act_addressee (workflows/organization.py)
+        start_offices=start_offices(directory),  # scheduled starts: start_for="district" …
         **overrides,
     )
     engine.extensions = {"directory": directory}  # type: ignore[attr-defined]
     return engine
+
+
+def start_offices(directory: OrganizationDirectory) -> StartOffices:
+    """The offices a scheduled start names by level (`start_for="district,regional"`): every
+    office of those levels in the directory, in code order."""
+
+    def resolve(levels: Sequence[str]) -> list[str]:
+        return sorted(o.code for o in directory.offices() if o.level in levels)
+
+    return StartOffices(levels=OFFICE_LEVELS, resolve=resolve)
