@@ -30,6 +30,7 @@ from web.audit_trace import audit_trace
 from web.auth import auth, login_manager
 from web.cases_ui import cases_ui
 from web.i18n import init_i18n
+from web.indicators_ui import indicators_ui
 from web.start_ui import start_ui
 from web.tasks_ui import tasks_ui
 from workflows.organization import OrganizationDirectory
@@ -151,6 +152,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(attachments_ui)
     app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
+    app.register_blueprint(indicators_ui)
     _install_answers(app)
     _install_busy_answer(app)
 

@@ -61,6 +61,9 @@ from engine.calendar import ALMATY
 from engine.models import AuditEvent, HumanTask, ProcessInstance, as_utc
 
 from .models import Office
+from .organization import OrganizationDirectory
+from .rights import Refusal
+from .users import User
 
 PENALTY_TASKS = ("placement_check", "penalty_check")
 EMERGENCY_PROCESSES = ("emergency_report", "torture_report")
@@ -112,6 +115,85 @@ _TASK_NAMES = (
     "act_dispatch",
     "act_answer_control",
 )
+
+
+#: who reads the indicators (internal rule, issue 12): heads of office for their office and
+#: below; the GP unit (any prosecutor or head of the GP office) for every office; auditors,
+#: read-only, within their scope. A district or regional prosecutor does not: the figures judge
+#: an office's supervision, which is its head's business.
+INDICATOR_ROLES = ("head", "auditor")
+#: the longest period one request may ask for (a few years' figures stay fast)
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def may_see_indicators(
+    directory: OrganizationDirectory, user: User, office_code: str
+) -> Refusal | None:
+    """The indicators' rule for every door: None when `user` may read `office_code`'s figures."""
+    gp_unit = user.office_level == "gp" and user.has_role("prosecutor", "head")
+    if not (gp_unit or user.has_role(*INDICATOR_ROLES)):
+        return Refusal(
+            "forbidden",
+            "no_indicators_role",
+            "the indicators are read by heads of office, the GP unit and auditors",
+        )
+    if directory.office(office_code) is None:
+        return Refusal(
+            "invalid", "unknown_office", f"there is no office {office_code}", {}, "office"
+        )
+    if office_code not in directory.offices_within(user.office_code):
+        return Refusal(
+            "forbidden",
+            "indicators_out_of_scope",
+            f"office {office_code} is outside your office's scope",
+            {"office": office_code},
+            "office",
+        )
+    return None
+
+
+class BadPeriod(ValueError):
+    """A period a door cannot use; the message says why in words (English, for API and CLI)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple[date, date]:
+    """`from` and `to` as ISO dates (Almaty), both inclusive; missing: the current quarter."""
+    default_start, default_end = quarter_of(today)
+    try:
+        start = date.fromisoformat(raw_from) if raw_from else default_start
+    except ValueError:
+        raise BadPeriod("from must be a date as YYYY-MM-DD", "from") from None
+    try:
+        end = date.fromisoformat(raw_to) if raw_to else default_end
+    except ValueError:
+        raise BadPeriod("to must be a date as YYYY-MM-DD", "to") from None
+    if end < start:
+        raise BadPeriod("to must not be before from", "to")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise BadPeriod("the period may be at most three years long", "to")
+    return start, end
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    """The calendar quarter holding `day`: its first and last dates."""
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    start = date(day.year, first_month, 1)
+    next_start = date(day.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
+    return start, next_start - timedelta(days=1)
+
+
+def quarter_presets(today: date, count: int = 6) -> list[tuple[str, date, date]]:
+    """The current quarter and the ones before it: (label like "2026 Q4", start, end)."""
+    out = []
+    start, end = quarter_of(today)
+    for _ in range(count):
+        out.append((f"{start.year} Q{(start.month - 1) // 3 + 1}", start, end))
+        start, end = quarter_of(start - timedelta(days=1))
+    return out
 
 
 def period_bounds(period_start: date, period_end: date) -> tuple[datetime, datetime]:
@@ -374,6 +456,23 @@ def figures(
     assert now is not None
     with _connection(conn_or_engine) as conn:
         sets, offices = _classify(conn, office_code, period_start, period_end, now)
+    return _assemble(sets, offices, office_code, period_start, period_end, now)
+
+
+def empty_figures() -> dict[str, Any]:
+    """The figures' shape with every count 0 (the doors check a figure's name against it)."""
+    day = date(2000, 1, 1)
+    return _assemble(_Sets(), {}, "", day, day, datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def _assemble(
+    sets: _Sets,
+    offices: dict[str, str],
+    office_code: str,
+    period_start: date,
+    period_end: date,
+    now: datetime,
+) -> dict[str, Any]:
     hours = sorted(sets.hours)
     pen = _deadline_figure(sets, "penalty_room_checks")
     pen["term_24h"] = _deadline_figure(sets, "penalty_room_checks.term_24h")  # type: ignore[assignment]
@@ -434,6 +533,21 @@ def case_ids(
     if key.startswith("torture_reports.hours_to_registration"):
         key = "torture_reports.registered"
     return sorted(sets.sets.get(key, ()), reverse=True)
+
+
+def case_rows(conn_or_engine: Any, ids: list[int]) -> list[Any]:
+    """The listed cases' rows (id, procedure, office, opened, status), in the order of `ids`."""
+    if not ids:
+        return []
+    pi = ProcessInstance
+    with _connection(conn_or_engine) as conn:
+        rows = conn.execute(
+            select(pi.id, pi.process_id, pi.office_code, pi.created_at, pi.status).where(
+                pi.id.in_(ids)
+            )
+        ).all()
+    by_id = {r.id: r for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def flat(result: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
