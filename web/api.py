@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import force_locale
 
+from engine.calendar import ALMATY
 from engine.engine import Engine
 from engine.errors import (
     Busy,
@@ -465,6 +466,25 @@ def complete(task_id: str) -> Any:
     user = _user()
     ctx = _engine().tasks.complete(task_id, data, actor=user.login, office_code=user.office_code)
     return jsonify(step_json(ctx))
+
+
+@api.get("/indicators")
+@authenticated()
+def get_indicators() -> Any:
+    """The supervision indicators of `office` (default: the user's own) and the offices below
+    it, for the cases received `from`..`to` (Almaty dates; default: the current quarter); the
+    rule and the figures are workflows/indicators.py's, as on the page and in the CLI."""
+    from workflows.indicators import BadPeriod, figures, may_see_indicators, parse_period
+
+    user = _user()
+    office = request.args.get("office") or user.office_code
+    today = _engine().clock.now().astimezone(ALMATY).date()
+    try:
+        start, end = parse_period(request.args.get("from"), request.args.get("to"), today)
+    except BadPeriod as exc:
+        raise ApiError(400, "bad_request", str(exc), {exc.field: str(exc)}) from None
+    _refuse(may_see_indicators(_directory(), user, office))
+    return jsonify(figures(_engine().db, office, start, end, now=_engine().clock.now()))
 
 
 @api.get("/openapi.json")

@@ -368,6 +368,51 @@ def _fail(as_json: bool, exc: Exception, **details: Any) -> None:
     sys.exit(1)
 
 
+# -- indicators ----------------------------------------------------------------------------------
+
+
+@main.command("indicators")
+@click.option("--office", "office", required=True, help="office code (with the offices below)")
+@click.option("--from", "date_from", default=None, help="first day YYYY-MM-DD (Almaty)")
+@click.option("--to", "date_to", default=None, help="last day YYYY-MM-DD, inclusive")
+@click.option("--as", "login", default=None, help="answer as this user would see it (the rule)")
+@click.option("--json", "as_json", is_flag=True)
+def indicators(
+    office: str, date_from: str | None, date_to: str | None, login: str | None, as_json: bool
+) -> None:
+    """Supervision indicators of an office and its subordinates (workflows/indicators.py): the
+    figures of the page /indicators and of GET /api/v1/indicators. Default period: the current
+    quarter. The operator reads every office; `--as LOGIN` applies that user's rule."""
+    from engine.calendar import ALMATY
+    from workflows.indicators import BadPeriod, figures, flat, may_see_indicators, parse_period
+    from workflows.organization import OrganizationDirectory
+    from workflows.users import UserDirectory
+
+    engine = _engine()
+    directory = OrganizationDirectory(engine.db)
+    try:
+        start, end = parse_period(date_from, date_to, engine.clock.now().astimezone(ALMATY).date())
+    except BadPeriod as exc:
+        _fail(as_json, exc)
+    if directory.office(office) is None:
+        _fail(as_json, ValueError(f"there is no office {office}"))
+    if login is not None:
+        try:
+            user = UserDirectory(engine.db).get(login)
+        except Exception:
+            _fail(as_json, ValueError(f"there is no user {login}"))
+        refusal = may_see_indicators(directory, user, office)
+        if refusal is not None:
+            _fail(as_json, PermissionError(refusal.message))
+    result = figures(engine.db, office, start, end, now=engine.clock.now())
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(f"{office} {start.isoformat()}..{end.isoformat()}")
+    for key, value in flat(result):
+        click.echo(f"{key:<48} {'' if value is None else value}")
+
+
 # -- timers, worker, audit -----------------------------------------------------------------------
 
 

@@ -429,6 +429,65 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses(200, {"type": "array", "items": _TASK_REF}, 400, 403),
                 }
             },
+            "/indicators": {
+                "get": {
+                    "summary": "Supervision indicators of an office and the offices below it",
+                    "description": "The figures of workflows/indicators.py (its docstring "
+                    "documents every key) for the cases received in the period, Almaty dates "
+                    "inclusive: penalty-room checks within 24/48 h, emergencies and incidents "
+                    "by kind, notices within 1 h / 3 h / 24 h, torture reports and the hours "
+                    "to registration, appeals answered in time, acts by route, type and "
+                    "outcome, receptions against the calendar. Read by heads (their office "
+                    "and below), the GP unit (every office) and auditors (their scope); "
+                    "others get 403. The page /indicators and `nadzor indicators` give the "
+                    "same numbers.",
+                    "parameters": [
+                        {
+                            "name": "office",
+                            "in": "query",
+                            "description": "An office code (default: the user's office).",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "description": "First day, YYYY-MM-DD (default: the current "
+                            "quarter's first day).",
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "description": "Last day, YYYY-MM-DD, inclusive; at most three "
+                            "years after `from` (default: the current quarter's last day).",
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                    ],
+                    "responses": _responses(
+                        200,
+                        {
+                            "type": "object",
+                            "required": [
+                                "office",
+                                "period_start",
+                                "period_end",
+                                "penalty_room_checks",
+                                "emergencies",
+                                "incidents",
+                                "notices",
+                                "torture_reports",
+                                "appeals",
+                                "acts",
+                                "receptions",
+                            ],
+                            "additionalProperties": True,
+                        },
+                        400,
+                        403,
+                        422,
+                    ),
+                }
+            },
             "/tasks/{task_id}": {
                 "get": {
                     "summary": "A task with its form schema",
