@@ -1,4 +1,6 @@
-"""The timer worker: fires due timers and retries, and writes audit checkpoints periodically.
+"""The timer worker: starts scheduled cases, fires due timers and retries, and writes audit
+checkpoints periodically (`fire_due` starts the occurrences of timer start events first:
+engine/schedules.py; each occurrence once per office across workers).
 
 Run alone (`nadzor worker`) or as a daemon thread inside `nadzor serve` on the embedded default.
 Several workers may run against PostgreSQL: each due row is taken under a row lock, so each
