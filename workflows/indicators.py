@@ -14,24 +14,24 @@ means the task is still waiting; "overdue" means waiting past its deadline).
 Stable keys of the returned dict (all counts are numbers of cases; S2's reports read them):
 
 - ``office``, ``period_start``, ``period_end`` (ISO dates), ``computed_at`` (ISO UTC instant)
-- ``penalty_room_checks``: check of a placement in a penalty room (¶13.3; 24 h, 48 h for a remote
+- ``penalty_room_checks``: check of a placement in a penalty room (¶11.6, ¶13.9; 24 h, 48 h for a remote
   institution). ``total``, ``in_time``, ``late``, ``open``, ``overdue`` and the same five under
   ``term_24h`` and ``term_48h`` (the term the case's deadline was set with).
 - ``emergencies``: emergencies of ¶2.12 (emergency_report, torture_report). ``total``,
   ``by_kind`` {kind: n} with the kinds of the start form (torture, riot, escape, …).
-- ``incidents``: single incidents (incident_report, ¶13.6). ``total``, ``by_kind`` {self_injury,
+- ``incidents``: single incidents (incident_report, ¶13.5, ¶13.6). ``total``, ``by_kind`` {self_injury,
   hunger_strike, suicide, special_means: n}.
 - ``notices``: notice deadlines. ``1h`` (notice by phone to the GP unit, ¶11.3), ``3h`` (full
   information to the GP unit, ¶11.3; the district's notice of an incident to the region, internal
-  rule), ``24h`` (information on an incident to the GP unit, ¶13.6), ``immediate`` (the district's
+  rule), ``24h`` (information on an incident to the GP unit, ¶11.4), ``immediate`` (the district's
   notice of an emergency to the region, ¶13.4). Each: ``total``, ``in_time``, ``late``, ``open``,
   ``overdue``.
 - ``torture_reports``: reports of torture and unlawful influence (¶13.8). ``total``,
   ``registered`` (in the pre-trial register), ``not_registered`` (decided not to register, the
   refusal approved), ``pending``, ``registered_within_24h``, ``hours_to_registration``
   {``median``, ``max``} (hours from receipt to registration; null when none registered).
-- ``appeals``: NPM / PMC appeals (¶11.2, 15 working days). ``total``, ``in_time``, ``late``,
-  ``open``, ``overdue``.
+- ``appeals``: NPM / PMC appeals (15 working days from receipt to the reply). ``total``,
+  ``in_time``, ``late`` (replied), ``open``, ``overdue`` (not yet replied).
 - ``acts``: acts of response through act_routing. ``total``, ``by_route`` {district, regional,
   gp: n — the level of the office that reviews and signs it}, ``by_type`` {protest, submission,
   order, resolution, warning, unknown: n}, ``by_outcome`` {in_review, refused, to_dispatch,
@@ -92,12 +92,15 @@ EMERGENCY_KINDS = (
     "work_refusal",
     "hunger_strike",
 )
+UNLAWFUL_KINDS = ("torture", "unlawful_influence")
 INCIDENT_KINDS = ("self_injury", "hunger_strike", "suicide", "special_means")
 ACT_TYPES = ("protest", "submission", "order", "resolution", "warning", "unknown")
 ACT_ROUTES = ("district", "regional", "gp")
 ACT_OUTCOMES = ("in_review", "refused", "to_dispatch", "dispatched", "no_answer_in_time")
 DEADLINE_KEYS = ("total", "in_time", "late", "open", "overdue")
 RECEPTION_PROCESS = "reception"
+#: the tasks whose forms set an act's type (its review may change it)
+ACT_TYPE_TASKS = ("response_act", "onsite_check", "appeal_check", "act_review", "act_rework")
 TORTURE_KEYS = ("total", "registered", "not_registered", "pending", "registered_within_24h")
 
 _TASK_NAMES = (
@@ -111,6 +114,7 @@ _TASK_NAMES = (
     "approve_refusal",
     "transfer",
     "reply",
+    "intake",
     "act_review",
     "act_dispatch",
     "act_answer_control",
@@ -300,17 +304,23 @@ def _classify(
         .order_by(ht.instance_id, ht.id)
     ):
         tasks[row.instance_id].append(row)
-    decisions: dict[int, dict[str, Any]] = {}
+    # the reviewer's decision, and the act's type as whoever last set it entered it (the
+    # events keep only the values a completion changed)
+    decisions: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in conn.execute(
-        select(ae.instance_id, ae.data_after)
+        select(ae.instance_id, ae.task_name, ae.data_after)
         .where(
             ae.instance_id.in_(case_ids),
             ae.event_type == "task_completed",
-            ae.task_name == "act_review",
+            ae.task_name.in_(ACT_TYPE_TASKS),
         )
         .order_by(ae.instance_id, ae.seq)
     ):
-        decisions[row.instance_id] = row.data_after or {}  # the latest review wins
+        after = row.data_after if isinstance(row.data_after, dict) else {}
+        if after.get("act_type"):
+            decisions[row.instance_id]["act_type"] = after["act_type"]
+        if row.task_name == "act_review" and after.get("decision"):
+            decisions[row.instance_id]["decision"] = after["decision"]
 
     for case_id, case in info.items():
         summary = case.summary or {}
@@ -346,7 +356,10 @@ def _classify(
                 _deadline(
                     sets, f"notices.{key}", case_id, as_utc(t.due_at), as_utc(t.completed_at), now
                 )
-        if "decide" in by_name:  # only torture and unlawful influence decide on registration
+        kind = str(summary.get("kind") or "")
+        # torture and unlawful influence: their own procedure, the kind, or (called by an
+        # appeal) the decision on registration only they have
+        if process == "torture_report" or kind in UNLAWFUL_KINDS or "decide" in by_name:
             sets.add("torture_reports.total", case_id)
             if "transfer" in by_name:
                 registered = as_utc(by_name["transfer"][0].created_at)
@@ -363,11 +376,15 @@ def _classify(
                 sets.add("torture_reports.not_registered", case_id)
             else:
                 sets.add("torture_reports.pending", case_id)
-        for t in by_name.get("reply", [])[:1]:
-            if process == "npm_pmc_appeal":
-                _deadline(sets, "appeals", case_id, as_utc(t.due_at), as_utc(t.completed_at), now)
+        if process == "npm_pmc_appeal":  # the appeal's term runs from receipt to the reply
+            steps = by_name.get("reply") or by_name.get("intake") or []
+            reply = by_name.get("reply", [None])[0]
+            due = as_utc(steps[0].due_at) if steps else None
+            done = as_utc(reply.completed_at) if reply is not None else None
+            _deadline(sets, "appeals", case_id, due, done, now)
         if "act_review" in by_name:
-            _act(sets, case_id, by_name, decisions.get(case_id, {}), offices)
+            act = {"act_type": summary.get("act_type"), **decisions.get(case_id, {})}
+            _act(sets, case_id, by_name, act, offices)
     return sets, offices
 
 
