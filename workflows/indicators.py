@@ -14,13 +14,13 @@ means the task is still waiting; "overdue" means waiting past its deadline).
 Stable keys of the returned dict (all counts are numbers of cases; S2's reports read them):
 
 - ``office``, ``period_start``, ``period_end`` (ISO dates), ``computed_at`` (ISO UTC instant)
-- ``penalty_room_checks``: check of a placement in a penalty room (¶11.6, ¶13.9; 24 h, 48 h for a remote
-  institution). ``total``, ``in_time``, ``late``, ``open``, ``overdue`` and the same five under
-  ``term_24h`` and ``term_48h`` (the term the case's deadline was set with).
+- ``penalty_room_checks``: check of a placement in a penalty room (¶11.6, ¶13.9; 24 h, 48 h
+  for a remote institution). ``total``, ``in_time``, ``late``, ``open``, ``overdue`` and the
+  same five under ``term_24h`` and ``term_48h`` (the term the case's deadline was set with).
 - ``emergencies``: emergencies of ¶2.12 (emergency_report, torture_report). ``total``,
   ``by_kind`` {kind: n} with the kinds of the start form (torture, riot, escape, …).
-- ``incidents``: single incidents (incident_report, ¶13.5, ¶13.6). ``total``, ``by_kind`` {self_injury,
-  hunger_strike, suicide, special_means: n}.
+- ``incidents``: single incidents (incident_report, ¶13.5, ¶13.6). ``total``, ``by_kind``
+  {self_injury, hunger_strike, suicide, special_means: n}.
 - ``notices``: notice deadlines. ``1h`` (notice by phone to the GP unit, ¶11.3), ``3h`` (full
   information to the GP unit, ¶11.3; the district's notice of an incident to the region, internal
   rule), ``24h`` (information on an incident to the GP unit, ¶11.4), ``immediate`` (the district's
