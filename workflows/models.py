@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.models import UTCDateTime
@@ -161,3 +169,20 @@ class SignInFailure(DomainBase):
     login: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReportTerm(DomainBase):
+    """A regional office's own term for its districts' quarterly information (¶13.17): the day
+    of the month after the quarter; no row means the default (workflows/quarterly.py)."""
+
+    __tablename__ = "report_term"
+    __table_args__ = (
+        CheckConstraint(
+            "district_due_day BETWEEN 1 AND 28", name="ck_report_term_district_due_day"
+        ),
+    )
+
+    office_code: Mapped[str] = mapped_column(ForeignKey("office.code"), primary_key=True)
+    district_due_day: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    set_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -25,6 +25,7 @@ from engine.errors import FieldProblem, ValidationFailed
 from engine.organization import Assignment
 
 from .models import Body, Institution, Office, UserAccount, ZonalOfficer
+from .quarterly import report_due_day
 
 #: lane name -> (role, where): where is an office level relative to the case, or "data:<key>"
 LANES: dict[str, tuple[str, str]] = {
@@ -287,6 +288,10 @@ class ProsecutorsOrganization:
             # procedure's original subject (a model cannot test whether a variable is set)
             status = data.get("person_status")
             facts["held_as"] = status if status in ("convict", "suspect", "accused") else "convict"
+        if process_id == "quarterly_report":
+            # ¶13.17: the regional prosecutor's own term for the districts' information
+            regional = self.office_at(data, "regional")
+            facts["report_due_day"] = report_due_day(self.directory.db, regional)
         if "addressee" in data:
             body = self.directory.body(data.get("addressee"))
             if body is None:

@@ -14,6 +14,7 @@ from engine.services import ServiceRegistry
 
 from .organization import OrganizationDirectory, ProsecutorsOrganization, model_functions
 from .pretrial import LocalPretrialRegister, PretrialRegister, pretrial_service
+from .quarterly import figures_service, quarterly_functions
 
 #: the levels of the offices tree as models name them (`start_for` of a scheduled start)
 OFFICE_LEVELS: tuple[str, ...] = ("district", "regional", "gp")
@@ -27,6 +28,7 @@ CASE_ATTRIBUTES = (
     "addressee_name",
     "resolution_number",
     "origin_office",
+    "scheduled_at",  # a scheduled start's occurrence: a region's report finds its districts'
 )
 
 
@@ -45,6 +47,7 @@ def build_engine(
     services.register(
         "pretrial_register", pretrial_service(pretrial or LocalPretrialRegister(db, clock))
     )
+    services.register("quarter_figures", figures_service(db))  # quarterly_report's snapshot
     engine = Engine(
         db,
         settings.bpmn_dir,
@@ -52,7 +55,8 @@ def build_engine(
         organization=ProsecutorsOrganization(directory),
         services=services,
         case_attributes=CASE_ATTRIBUTES,
-        functions=model_functions(directory),  # e.g. act_addressee (workflows/organization.py)
+        # e.g. act_addressee (workflows/organization.py), quarter_end (workflows/quarterly.py)
+        functions={**model_functions(directory), **quarterly_functions()},
         start_offices=start_offices(directory),  # scheduled starts: start_for="district" …
         **overrides,
     )

@@ -1,0 +1,188 @@
+"""Quarterly reports on the state of supervision (Instruction 104, ¶9.7, ¶11.9, ¶13.17).
+
+¶13.17: a district office directs information on the state of supervision to the regional office
+at least once a quarter, unless the regional prosecutor sets other terms (the regional office's
+own term: a day of the next month, default the 3rd — an internal rule). ¶11.9: the regional unit
+presents its quarterly analysis to the GP unit on the 5th day of the month following the
+reporting period. ¶9.7: the GP unit analyses the quarter (no term in the text: the 15th, internal
+rule). The end of a quarter (Almaty midnight) opens one case per office, each report pre-filled
+with the quarter's figures of the office and its subordinates; what is sent keeps its figures.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.calendar import ALMATY
+from engine.engine import Engine
+from engine.errors import EngineError
+from engine.models import ProcessInstance
+from engine.tasks import TaskQuery, TaskView
+from tests.conftest import ROOT
+from workflows.quarterly import (
+    DEFAULT_DISTRICT_DUE_DAY,
+    district_reports,
+    quarter_end,
+    quarter_name,
+    quarter_start,
+    set_report_term,
+)
+
+MODEL = ROOT / "bpmn" / "quarterly_report" / "quarterly_report.bpmn"
+Q1_END = datetime(2027, 4, 1, 0, 0, tzinfo=ALMATY).astimezone(UTC)  # Almaty midnight, 1 April
+SCHEDULED_AT = Q1_END.isoformat()
+DISTRICTS = {
+    "ALM-OBL": ["ALM-KNV", "ALM-TLG"],
+    "KRG-OBL": ["KRG-KAR", "KRG-ZHZ"],
+    "AST-CITY": ["AST-ESL"],
+    "MIL": ["MIL-AST"],
+}
+LOGIN = {
+    "GP": "gp",
+    "ALM-OBL": "alm",
+    "KRG-OBL": "krg",
+    "AST-CITY": "ast",
+    "MIL": "mil",
+    "ALM-TLG": "tlg",
+    "ALM-KNV": "knv",
+    "KRG-KAR": "kar",
+    "KRG-ZHZ": "zhz",
+    "AST-ESL": "esl",
+    "MIL-AST": "milast",
+}
+
+
+def end_of_day(day: date) -> datetime:
+    """A report's term: the end of its day in Almaty."""
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=ALMATY).astimezone(UTC)
+
+
+@pytest.fixture
+def quarterly(domain_engine: Engine, clock) -> Engine:  # type: ignore[no-untyped-def]
+    domain_engine.repository.publish(MODEL, now=clock.now())
+    return domain_engine
+
+
+def reports(engine: Engine) -> dict[str, TaskView]:
+    """The open report tasks by office."""
+    tasks = engine.tasks.list(TaskQuery(process_id="quarterly_report", limit=500))
+    return {t.office_code or "": t for t in tasks}
+
+
+def send(engine: Engine, task: TaskView, **data: Any) -> None:
+    engine.tasks.complete(task.task_guid, data, actor=f"{LOGIN[task.office_code or '']}.prosecutor")
+
+
+def test_the_quarter_is_the_one_that_ended_in_almaty() -> None:
+    assert quarter_start(SCHEDULED_AT) == "2027-01-01"
+    assert quarter_end(SCHEDULED_AT) == "2027-03-31"
+    assert quarter_name(SCHEDULED_AT) == "2027-Q1"
+    new_year = datetime(2027, 1, 1, tzinfo=ALMATY).astimezone(UTC).isoformat()
+    assert (quarter_start(new_year), quarter_end(new_year)) == ("2026-10-01", "2026-12-31")
+
+
+def test_the_end_of_q1_opens_one_report_per_office_with_its_term(quarterly: Engine) -> None:
+    """District: the region's own term (Karaganda set the 2nd) or the 3rd; region: the 5th
+    (¶11.9); GP: the 15th (internal rule)."""
+    set_report_term(quarterly.db, "KRG-OBL", 2, actor="krg.head", now=quarterly.clock.now())
+    started = quarterly.management.fire_due_counts(Q1_END)["scheduled_starts"]
+    assert started == 11  # GP, 4 regional offices, 6 districts
+    assert quarterly.management.fire_due_counts(Q1_END)["scheduled_starts"] == 0  # once
+    open_reports = reports(quarterly)
+    assert sorted(open_reports) == sorted(LOGIN)
+    for region, districts in DISTRICTS.items():
+        task = open_reports[region]
+        assert (task.task_name, task.role) == ("regional_report", "prosecutor")
+        assert task.due_at == end_of_day(date(2027, 4, 5))
+        day = 2 if region == "KRG-OBL" else DEFAULT_DISTRICT_DUE_DAY
+        for district in districts:
+            task = open_reports[district]
+            assert (task.task_name, task.role) == ("district_report", "prosecutor")
+            assert task.due_at == end_of_day(date(2027, 4, day)), district
+    gp = open_reports["GP"]
+    assert (gp.task_name, gp.role, gp.assignee) == ("gp_report", "prosecutor", None)
+    assert gp.due_at == end_of_day(date(2027, 4, 15))
+    data = quarterly.runtime.data(open_reports["ALM-TLG"].instance_id)
+    assert (data["period_start"], data["period_end"], data["quarter"]) == (
+        "2027-01-01",
+        "2027-03-31",
+        "2027-Q1",
+    )
+    assert isinstance(data["figures"], dict) and data["figures"]
+
+
+def test_the_region_sees_which_districts_have_sent_theirs(quarterly: Engine) -> None:
+    quarterly.management.fire_due(Q1_END)
+    open_reports = reports(quarterly)
+    scheduled_at = quarterly.runtime.data(open_reports["ALM-OBL"].instance_id)["scheduled_at"]
+    before = district_reports(quarterly.db, "ALM-OBL", scheduled_at)
+    assert [(r.office_code, r.sent_at) for r in before] == [("ALM-KNV", None), ("ALM-TLG", None)]
+    sent_at = datetime(2027, 4, 2, 5, 30, tzinfo=UTC)
+    quarterly.clock.set(sent_at)
+    send(quarterly, open_reports["ALM-TLG"], district_information="Нарушений сроков не допущено")
+    after = district_reports(quarterly.db, "ALM-OBL", scheduled_at)
+    assert [(r.office_code, r.sent_at) for r in after] == [
+        ("ALM-KNV", None),
+        ("ALM-TLG", sent_at),
+    ]
+    assert quarterly.runtime.get(open_reports["ALM-TLG"].instance_id).status == "completed"
+    # Karaganda's districts are not Almaty region's
+    assert [r.office_code for r in district_reports(quarterly.db, "KRG-OBL", scheduled_at)] == [
+        "KRG-KAR",
+        "KRG-ZHZ",
+    ]
+
+
+def test_a_late_report_is_recorded_and_still_awaited(quarterly: Engine) -> None:
+    quarterly.management.fire_due(Q1_END)
+    region = reports(quarterly)["ALM-OBL"]
+    due = end_of_day(date(2027, 4, 5))
+    quarterly.management.fire_due(due)  # at the term itself: not late
+    quarterly.management.fire_alerts(due)
+    assert reports(quarterly)["ALM-OBL"].breached_at is None
+    quarterly.management.fire_due(due + timedelta(seconds=1))
+    quarterly.management.fire_alerts(due + timedelta(seconds=1))  # as the worker does
+    still = reports(quarterly)["ALM-OBL"]
+    assert still.breached_at is not None  # the queue and the case show the missed term
+    assert still.state == "ready" and still.task_name == "regional_report"
+    send(quarterly, still, regional_analysis="Анализ представлен с опозданием")
+    assert quarterly.runtime.get(region.instance_id).status == "completed"
+    assert quarterly.runtime.data(region.instance_id)["report_breached"] is True
+
+
+def test_the_analysis_text_is_required(quarterly: Engine) -> None:
+    quarterly.management.fire_due(Q1_END)
+    task = reports(quarterly)["GP"]
+    with pytest.raises(EngineError):
+        send(quarterly, task, gp_analysis="")
+    assert quarterly.runtime.get(task.instance_id).status != "completed"
+
+
+def test_the_regional_term_is_a_day_every_month_has_set_by_a_regional_office(
+    quarterly: Engine,
+) -> None:
+    now = quarterly.clock.now()
+    for day in (0, 29, 31):
+        with pytest.raises(ValueError, match="between 1 and 28"):
+            set_report_term(quarterly.db, "ALM-OBL", day, actor="alm.head", now=now)
+    with pytest.raises(ValueError, match="regional office"):
+        set_report_term(quarterly.db, "ALM-TLG", 4, actor="tlg.head", now=now)
+    set_report_term(quarterly.db, "ALM-OBL", 4, actor="alm.head", now=now)
+    set_report_term(quarterly.db, "ALM-OBL", 6, actor="alm.head", now=now)  # changed again
+    quarterly.management.fire_due(Q1_END)
+    assert reports(quarterly)["ALM-KNV"].due_at == end_of_day(date(2027, 4, 6))
+
+
+def test_it_is_not_started_by_hand(quarterly: Engine) -> None:
+    with pytest.raises(EngineError):
+        quarterly.runtime.start(
+            "quarterly_report",
+            {"origin_office": "ALM-TLG", "office_level": "district", "scheduled_at": SCHEDULED_AT},
+            actor="tlg.prosecutor",
+        )
+    with quarterly.db.read() as conn:
+        t = ProcessInstance.__table__
+        assert conn.execute(t.select().where(t.c.process_id == "quarterly_report")).all() == []
