@@ -408,7 +408,11 @@ class ScheduleService:
             cached = self._by_definition.get(definition_id)
             if cached is None:
                 definition = self.engine.repository.get(definition_id)
-                cached = schedules_of(definition.process_id, definition.spec)
+                try:
+                    cached = schedules_of(definition.process_id, definition.spec)
+                except ValueError:  # published before cycles were checked: it never schedules
+                    log.exception("%s: a timer start event's cycle", definition.process_id)
+                    cached = []
                 self._by_definition[definition_id] = cached
             found.extend((definition_id, s) for s in cached)
         return found
@@ -452,11 +456,13 @@ class ScheduleService:
             error = None
             for occurrence in todo:
                 try:
-                    self.engine.runtime.start(
-                        sched.process_id,
+                    # the steps' start, not the runtime's: a failure is this schedule's one
+                    # incident (below), not one per office and attempt
+                    self.engine.steps.start(
+                        self.engine.repository.get(definition_id),
                         occurrence.data(),
-                        actor=ACTOR,
-                        definition_id=definition_id,
+                        ACTOR,
+                        None,
                         start_event=sched.start_event,
                         claim=lambda conn, iid, o=occurrence: o.claim(conn, iid, now),
                         clock=clock,
@@ -479,7 +485,7 @@ class ScheduleService:
             if error is not None:
                 self._failed(sched, now, error)
             elif state.attempts:
-                self._recovered(sched)
+                self._recovered(sched, now)
         return started
 
     def _todo(self, sched: StartSchedule, instant: datetime) -> list[Occurrence]:
@@ -565,13 +571,25 @@ class ScheduleService:
         except Exception:
             log.exception("recording the failure of %s failed", sched.start_event)
 
-    def _recovered(self, sched: StartSchedule) -> None:
-        c = schedule_table.c
+    def _recovered(self, sched: StartSchedule, now: datetime) -> None:
+        """The schedule starts again: its backoff is cleared and its incident resolved."""
+        c, i = schedule_table.c, incident_table.c
         with self.engine.db.write() as conn:
             conn.execute(
                 update(schedule_table)
                 .where(c.process_id == sched.process_id, c.start_event == sched.start_event)
                 .values(attempts=0, retry_at=None, last_error=None)
+            )
+            conn.execute(
+                update(incident_table)
+                .where(
+                    i.kind == "schedule",
+                    i.task_name == sched.start_event,
+                    i.instance_id.is_(None),
+                    i.message.like(f"scheduled start of '{sched.process_id}'%"),
+                    i.resolved_at.is_(None),
+                )
+                .values(resolved_at=now)
             )
 
 

@@ -284,3 +284,55 @@ def test_timers_fire_now_starts_the_due_occurrence(
         assert {r["occurrence"] for r in started_cases(engine)} == {due.astimezone(UTC)}
     finally:
         engine.db.dispose()
+
+
+def _variant(tmp_path: Path, old: str, new: str) -> Path:
+    folder = tmp_path / "quarterly_duty"
+    folder.mkdir(exist_ok=True)
+    text = MODEL.read_text()
+    assert old in text
+    (folder / "quarterly_duty.bpmn").write_text(text.replace(old, new))
+    return folder / "quarterly_duty.bpmn"
+
+
+def test_only_the_newest_version_schedules(published, tmp_path: Path) -> None:
+    # version 2 starts monthly, for the regional offices: version 1's quarter is not started
+    path = _variant(tmp_path, 'value="district"', 'value="regional"')
+    path.write_text(path.read_text().replace("/P3M", "/P1M"))
+    published.repository.publish(path, now=PUBLISHED)
+    december = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # 1 December, Almaty midnight
+    directory = published.extensions["directory"]  # type: ignore[attr-defined]
+    regional = sorted(o.code for o in directory.offices() if o.level == "regional")
+    assert published.management.fire_due_counts(december)["scheduled_starts"] == len(regional)
+    rows = started_cases(published)
+    assert [r["office_code"] for r in rows] == regional
+    data = published.runtime.data(rows[0]["instance_id"])
+    assert data["office_level"] == "regional"
+    assert data["regional_office"] == rows[0]["office_code"]  # the domain's facts added
+
+
+def test_a_failing_start_is_one_incident_and_no_case(published, tmp_path: Path) -> None:
+    path = _variant(
+        tmp_path,
+        'quarter_of = scheduled_at[:7] if scheduled_at else ""',
+        "quarter_of = missing_name[:7]",
+    )
+    published.repository.publish(path, now=PUBLISHED)
+    engine = published
+    assert engine.management.fire_due_counts(Q4_END)["scheduled_starts"] == 0
+    assert engine.management.fire_due_counts(Q4_END)["scheduled_starts"] == 0  # backing off
+    assert instance_count(engine) == 0 and started_cases(engine) == []  # nothing half-done
+    [incident] = engine.management.incidents()
+    assert incident["kind"] == "schedule" and incident["instance_id"] is None
+    assert "quarterly_duty" in incident["message"] and "missing_name" in incident["message"]
+    assert "attempt 1" in incident["message"]
+    # the model is fixed: the next round after the backoff starts the occurrence
+    engine.repository.publish(MODEL, now=PUBLISHED)  # the same content as version 1: no-op
+    fixed = _variant(tmp_path, "Квартальная обязанность (тест)", "Квартальная обязанность")
+    engine.repository.publish(fixed, now=PUBLISHED)
+    later = datetime(2026, 12, 31, 19, 2, tzinfo=UTC)
+    assert engine.management.fire_due_counts(later)["scheduled_starts"] == len(
+        district_offices(engine)
+    )
+    assert {r["occurrence"] for r in started_cases(engine)} == {Q4_END}
+    assert engine.management.incidents() == []  # its incident is resolved
