@@ -37,8 +37,7 @@ TORTURE = {
 }
 ACT = {
     "act_type": "submission",
-    "addressee_name": "ДУИС по Алматинской области",
-    "addressee_level": "regional",
+    "addressee": "DUIS-ALM",  # a regional territorial body of the directory
     "act_summary": "Устранить нарушения",
 }
 CHAIN = {  # what torture_report's tasks require
@@ -208,6 +207,22 @@ def test_breaches_of_no_systemic_nature_are_entrusted_to_the_authorised_body(dom
     )
 
 
+def test_an_addressee_the_directory_does_not_know_is_refused_in_the_check(domain_engine) -> None:
+    iid = start(domain_engine)
+    intake(domain_engine, iid)
+    with pytest.raises(ValidationFailed) as refused:
+        complete(
+            domain_engine,
+            iid,
+            "appeal_check",
+            findings="breaches",
+            **{**ACT, "addressee": "X"},
+            **CHECK,
+        )
+    assert refused.value.fields["addressee"].code == "unknown_body"
+    assert set(tasks(domain_engine, iid)) == {"appeal_check"}  # nothing moved
+
+
 def test_the_entrusted_body_is_required_for_that_result(domain_engine) -> None:
     iid = start(domain_engine)
     intake(domain_engine, iid)
@@ -230,6 +245,7 @@ def test_breaches_start_an_act_of_response_from_the_handling_office(domain_engin
     complete(domain_engine, iid, "reply", reply_number="2-15/2", reply_date="2026-12-01")
     final = domain_engine.runtime.data(iid)  # the branches' data meet when the case closes
     assert final["act_result"] == "refused"
+    assert final["addressee_level"] == "regional"  # from the directory, not typed
     assert (final["received_at"], final["handling_office"]) == (PAYLOAD["received_at"], "ALM-OBL")
 
 
