@@ -370,9 +370,9 @@ def _classify(
                     sets.hours.append(hours)
                     if hours <= 24:
                         sets.add("torture_reports.registered_within_24h", case_id)
-            elif not any(
+            elif "decide" in by_name and not any(
                 t.state == "ready" for n in ("decide", "approve_refusal") for t in by_name[n]
-            ):
+            ):  # decided not to register, the refusal approved
                 sets.add("torture_reports.not_registered", case_id)
             else:
                 sets.add("torture_reports.pending", case_id)
