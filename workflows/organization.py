@@ -336,4 +336,23 @@ def model_functions(directory: OrganizationDirectory) -> dict[str, Any]:
             raise ValidationFailed({"addressee": unknown_body()})
         return addressee_facts(body)
 
-    return {"act_addressee": act_addressee}
+    def reception_institution(code: Any, office: Any) -> dict[str, Any]:
+        """`reception`: the institution where `office` held a reception must be one it
+        supervises (its own, or one of its districts' for a regional office); else the step is
+        refused as a problem of the field `institution`."""
+        institution = directory.institution(code if isinstance(code, str) else None)
+        scope = directory.offices_within(office) if isinstance(office, str) else set()
+        if institution is None or not (
+            {institution.district_office_code, institution.supervising_office} & scope
+        ):
+            raise ValidationFailed(
+                {
+                    "institution": FieldProblem(
+                        "unknown_institution",
+                        "choose an institution your office supervises from the directory",
+                    )
+                }
+            )
+        return {"institution_name": institution.name, "institution_remote": institution.remote}
+
+    return {"act_addressee": act_addressee, "reception_institution": reception_institution}
