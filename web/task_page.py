@@ -174,7 +174,7 @@ def task_page(task_id: str) -> Any:
         may_release=may_release,
         labels=field_labels(definition, locale_code()),
         readonly_texts=_readonly_texts(fields, case_data, vocab),
-        basis=task_basis(definition, task, locale_code()),  # ¶ and deadline rule (web/task_basis.py)
+        basis=task_basis(definition, task, locale_code()),  # its ¶ and deadline rule
     ), status
 
 

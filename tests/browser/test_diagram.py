@@ -87,7 +87,7 @@ def test_the_diagram_speaks_the_users_language_and_shows_the_path(page: Page, li
     assert svg_text(page, "lane_sender") == "Sending office"
     assert svg_text(page, "f_return_label") == "return for rework"
     expect(page.locator("#diagram-text")).to_contain_text(
-        "Act prepared → Determine the level of the originating office"
+        "Act prepared → Parameters of the procedure → Determine the level of the originating office"
     )
     expect(page.locator("#diagram-text")).to_contain_text(
         "Rework the act → Review the act → Record the decision → Pass to the next office"
@@ -118,7 +118,8 @@ def test_a_breached_open_task_is_marked_and_the_lanes_are_not_role_keys(page: Pa
     page.fill("input[name=password]", "nadzor-demo")
     page.click("button[type=submit]")
     open_case_in(page, base, iid, "ru")
-    assert svg_text(page, "lane_district") == "Районная прокуратура"  # not "district prosecutor"
+    # not the role key "supervising office"
+    assert svg_text(page, "lane_supervising") == "Прокуратура, надзирающая за учреждением"
     expect(page.locator('.djs-element.breached[data-element-id="placement_check"]')).to_have_count(
         1
     )
