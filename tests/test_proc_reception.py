@@ -251,3 +251,27 @@ def test_a_regional_reception_not_held_in_its_quarter_is_controlled_by_the_gp_he
     assert case.open_task_names() == ["deputy_reception", "gp_breach_control"]
     role, office = case.holder("gp_breach_control")
     assert (role, office) == ("head", "GP")
+
+
+# -- the task page --------------------------------------------------------------------------------
+
+
+def test_the_task_page_offers_the_institutions_of_the_offices_scope_and_states_the_term(
+    receptions,
+) -> None:
+    from tests.test_task_basis import in_language
+    from tests.test_web_queue import sign_in
+    from web.app import create_app
+
+    receptions.management.fire_due(DEC_1 + SECOND)
+    case = case_of(receptions, "district_reception", "ALM-TLG")
+    web = create_app({"NADZOR_ENGINE": receptions, "TESTING": True}).test_client()
+    sign_in(web, "tlg.prosecutor")
+    url = f"/tasks/{case.task('district_reception').task_guid}"
+    html = web.get(url).get_data(as_text=True)
+    assert 'value="UK-161-2"' in html  # the district's colony
+    assert 'value="UK-159-11"' not in html  # another region's
+    page = in_language(web, "en", url)
+    assert "Basis: Instruction No. 104, ¶ 13.10, 13.11" in page
+    assert "By the end of the calendar month" in page
+    assert "Convicts received" in page

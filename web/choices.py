@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext
+from flask_login import current_user
+
+from workflows.scope import can_see_office
 
 from .i18n import translated
 
@@ -34,9 +37,24 @@ def body_options(directory: Any) -> list[dict[str, Any]]:
 
 
 def with_body_choices(fields: list[Any], directory: Any) -> list[Any]:
-    """An editable `addressee` field becomes a choice among the bodies of the directory."""
+    """An editable `addressee` field becomes a choice among the bodies of the directory; an
+    editable `institution` field a form left as text (a task's form, e.g. the record of a
+    reception) a choice among the institutions the user supervises (the domain checks it)."""
     for f in fields:
         if f.key == "addressee" and not f.readonly:
             f.type = "select"
             f.options = body_options(directory)
+        if f.key == "institution" and not f.readonly and f.type == "textfield":
+            f.type = "select"
+            f.options = institution_options(directory)
     return fields
+
+
+def institution_options(directory: Any) -> list[dict[str, Any]]:
+    """The institutions of the signed-in user's scope, named in the user's language."""
+    user = current_user.user
+    return [
+        {"value": i.code, "label": translated(i.name, i.names)}
+        for i in directory.institutions()
+        if can_see_office(directory, user, i.district_office_code)
+    ]

@@ -38,6 +38,13 @@ PROCEDURE_TITLES: dict[str, dict[str, str]] = {
         "kk": "Жекелеген факт: өзіне-өзі зақым келтіру, аштық жариялау, суицид, арнаулы құралдар",
         "en": "Single incident: self-injury, hunger strike, suicide, special means",
     },
+    # started by the calendar only: monthly per district office, half-yearly and quarterly per
+    # regional office (¶13.10, ¶10.9)
+    "reception": {
+        "ru": "Приём осуждённых и обход учреждений",
+        "kk": "Сотталғандарды қабылдау және мекемелерді аралау",
+        "en": "Reception of convicts and inspection rounds",
+    },
 }
 
 #: roles that may start procedures by hand (the other roles read, audit or edit models)
