@@ -312,7 +312,7 @@ def test_a_page_that_meets_a_held_lock_says_so_with_503(sqlite_url: str, clock) 
 
 def test_a_huge_body_is_refused_by_the_server_before_it_is_buffered(serve) -> None:
     """Waitress buffers a body whole before the app sees it (1 GB by default): a 200 MB upload
-    filled a temporary file. Past 4 MiB the server itself answers 413 and stops reading; under
+    filled a temporary file. Past 32 MiB the server itself answers 413 and stops reading; under
     that the app answers its own 413 in JSON (its limit is 1 MiB)."""
     served, _engine = serve(2)
 

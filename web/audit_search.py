@@ -64,6 +64,7 @@ WHAT_WORDS = {
     "export_json": lazy_gettext("export (JSON)"),
     "export_csv": lazy_gettext("export (CSV)"),
     "api": lazy_gettext("API read"),
+    "attachment": lazy_gettext("attached file"),
     "access_log": lazy_gettext("access log"),
 }
 SEARCH_PARAMS = (
