@@ -66,6 +66,12 @@ def quarterly(domain_engine: Engine, clock) -> Engine:  # type: ignore[no-untype
     return domain_engine
 
 
+def fire_quarter_end(engine: Engine) -> None:
+    """Almaty midnight of 1 April 2027: the worker's round starts the reports."""
+    engine.clock.set(Q1_END)  # type: ignore[attr-defined]
+    engine.management.fire_due()
+
+
 def reports(engine: Engine) -> dict[str, TaskView]:
     """The open report tasks by office."""
     tasks = engine.tasks.list(TaskQuery(process_id="quarterly_report", limit=500))
@@ -88,6 +94,7 @@ def test_the_end_of_q1_opens_one_report_per_office_with_its_term(quarterly: Engi
     """District: the region's own term (Karaganda set the 2nd) or the 3rd; region: the 5th
     (¶11.9); GP: the 15th (internal rule)."""
     set_report_term(quarterly.db, "KRG-OBL", 2, actor="krg.head", now=quarterly.clock.now())
+    quarterly.clock.set(Q1_END)  # type: ignore[attr-defined]
     started = quarterly.management.fire_due_counts(Q1_END)["scheduled_starts"]
     assert started == 11  # GP, 4 regional offices, 6 districts
     assert quarterly.management.fire_due_counts(Q1_END)["scheduled_starts"] == 0  # once
@@ -115,7 +122,7 @@ def test_the_end_of_q1_opens_one_report_per_office_with_its_term(quarterly: Engi
 
 
 def test_the_region_sees_which_districts_have_sent_theirs(quarterly: Engine) -> None:
-    quarterly.management.fire_due(Q1_END)
+    fire_quarter_end(quarterly)
     open_reports = reports(quarterly)
     scheduled_at = quarterly.runtime.data(open_reports["ALM-OBL"].instance_id)["scheduled_at"]
     before = district_reports(quarterly.db, "ALM-OBL", scheduled_at)
@@ -136,8 +143,101 @@ def test_the_region_sees_which_districts_have_sent_theirs(quarterly: Engine) -> 
     ]
 
 
+INCIDENT_MODEL = ROOT / "bpmn" / "incident_report" / "incident_report.bpmn"
+#: single incidents received in Q1 2027: (institution, its district, kind, received in Almaty)
+SEEDED = [
+    ("UK-161-2", "ALM-TLG", "self_injury", datetime(2027, 1, 15, 10, 0)),
+    ("UK-161-2", "ALM-TLG", "hunger_strike", datetime(2027, 2, 3, 9, 30)),
+    ("SIZO-ALM", "ALM-KNV", "self_injury", datetime(2027, 3, 31, 23, 0)),  # the last evening
+    ("UK-159-11", "KRG-KAR", "suicide", datetime(2027, 3, 2, 14, 0)),
+    ("SIZO-ALM", "ALM-KNV", "suicide", datetime(2026, 12, 31, 23, 30)),  # Q4 2026: not counted
+    ("UK-161-2", "ALM-TLG", "suicide", datetime(2027, 4, 1, 0, 30)),  # Q2: not counted
+]
+
+
+def seed_incidents(engine: Engine, clock, rows=SEEDED) -> None:  # type: ignore[no-untyped-def]
+    engine.repository.publish(INCIDENT_MODEL, now=clock.now())
+    for institution, district, kind, local in rows:
+        received = local.replace(tzinfo=ALMATY)
+        clock.set(received.astimezone(UTC))
+        engine.runtime.start(
+            "incident_report",
+            {
+                "institution": institution,
+                "kind": kind,
+                "received_at": received.isoformat(),
+                "description": "Факт для квартального отчёта",
+            },
+            actor=f"{LOGIN[district]}.prosecutor",
+        )
+
+
+def by_hand(offices: set[str]) -> dict[str, int]:
+    """The incidents of Q1 2027 (Almaty dates) of `offices`, counted by kind."""
+    counts = {"self_injury": 0, "hunger_strike": 0, "suicide": 0, "special_means": 0}
+    for _, district, kind, local in SEEDED:
+        if district in offices and date(2027, 1, 1) <= local.date() <= date(2027, 3, 31):
+            counts[kind] += 1
+    return counts
+
+
+def test_each_report_opens_with_the_quarters_figures_of_its_office_and_subordinates(
+    quarterly: Engine, clock
+) -> None:  # type: ignore[no-untyped-def]
+    seed_incidents(quarterly, clock)
+    fire_quarter_end(quarterly)
+    open_reports = reports(quarterly)
+    expected = {
+        "ALM-TLG": {"ALM-TLG"},
+        "ALM-KNV": {"ALM-KNV"},
+        "ALM-OBL": {"ALM-OBL", "ALM-TLG", "ALM-KNV"},
+        "KRG-OBL": {"KRG-OBL", "KRG-KAR", "KRG-ZHZ"},
+        "AST-CITY": {"AST-CITY", "AST-ESL"},
+        "GP": set(LOGIN),
+    }
+    for office, offices in expected.items():
+        figures = quarterly.runtime.data(open_reports[office].instance_id)["figures"]
+        kinds = by_hand(offices)
+        assert figures["incidents"]["by_kind"] == kinds, office
+        assert figures["incidents"]["total"] == sum(kinds.values()), office
+        assert (figures["period_start"], figures["period_end"]) == ("2027-01-01", "2027-03-31")
+    assert by_hand(expected["GP"]) == {
+        "self_injury": 2,
+        "hunger_strike": 1,
+        "suicide": 1,
+        "special_means": 0,
+    }
+
+
+def test_what_was_sent_keeps_its_figures_after_new_cases(quarterly: Engine, clock) -> None:  # type: ignore[no-untyped-def]
+    from workflows.indicators import figures as live_figures
+
+    seed_incidents(quarterly, clock)
+    fire_quarter_end(quarterly)
+    region = reports(quarterly)["ALM-OBL"]
+    clock.set(datetime(2027, 4, 4, 6, 0, tzinfo=UTC))
+    send(quarterly, region, regional_analysis="Рост числа фактов членовредительства в ЛА-155/2")
+    sent = quarterly.runtime.data(region.instance_id)["figures"]
+    assert sent["incidents"]["total"] == 3
+    # after the analysis went to the GP, Talgar files its notices of the quarter's incidents
+    notices = quarterly.tasks.list(TaskQuery(process_id="incident_report", limit=100))
+    for task in [t for t in notices if t.task_name == "notify_region"]:
+        quarterly.tasks.complete(
+            task.task_guid,
+            {"region_notified_at": "2027-04-04T11:00:00+05:00", "region_notified_to": "Дежурный"},
+            actor=f"{LOGIN[task.office_code or '']}.prosecutor",
+        )
+    now = live_figures(quarterly.db.engine, "ALM-OBL", date(2027, 1, 1), date(2027, 3, 31))
+    # on 1 April three notices were open, two past their 3 hours (31 March 23:00: not yet)
+    assert (sent["notices"]["3h"]["open"], sent["notices"]["3h"]["overdue"]) == (3, 2)
+    assert now["notices"]["3h"]["late"] == 3  # the figures today ...
+    kept = quarterly.runtime.data(region.instance_id)["figures"]
+    assert kept == sent  # ... the report keeps its own
+    assert quarterly.runtime.data(region.instance_id)["regional_analysis"].startswith("Рост")
+
+
 def test_a_late_report_is_recorded_and_still_awaited(quarterly: Engine) -> None:
-    quarterly.management.fire_due(Q1_END)
+    fire_quarter_end(quarterly)
     region = reports(quarterly)["ALM-OBL"]
     due = end_of_day(date(2027, 4, 5))
     quarterly.management.fire_due(due)  # at the term itself: not late
@@ -154,7 +254,7 @@ def test_a_late_report_is_recorded_and_still_awaited(quarterly: Engine) -> None:
 
 
 def test_the_analysis_text_is_required(quarterly: Engine) -> None:
-    quarterly.management.fire_due(Q1_END)
+    fire_quarter_end(quarterly)
     task = reports(quarterly)["GP"]
     with pytest.raises(EngineError):
         send(quarterly, task, gp_analysis="")
@@ -172,7 +272,7 @@ def test_the_regional_term_is_a_day_every_month_has_set_by_a_regional_office(
         set_report_term(quarterly.db, "ALM-TLG", 4, actor="tlg.head", now=now)
     set_report_term(quarterly.db, "ALM-OBL", 4, actor="alm.head", now=now)
     set_report_term(quarterly.db, "ALM-OBL", 6, actor="alm.head", now=now)  # changed again
-    quarterly.management.fire_due(Q1_END)
+    fire_quarter_end(quarterly)
     assert reports(quarterly)["ALM-KNV"].due_at == end_of_day(date(2027, 4, 6))
 
 

@@ -19,6 +19,7 @@ from .choices import with_body_choices
 from .forms import coerce, data_rejected_text, field_labels, fields_of, problem_texts, raw_values
 from .i18n import local_time, locale_code, translated
 from .messages import error_text
+from .quarterly_ui import quarter_panel
 from .refusals import abort_page, refusal_text, rights
 from .task_basis import task_basis
 from .tasks_ui import engine, safe_next, task_row, tasks_ui
@@ -175,6 +176,7 @@ def task_page(task_id: str) -> Any:
         labels=field_labels(definition, locale_code()),
         readonly_texts=_readonly_texts(fields, case_data, vocab),
         basis=task_basis(definition, task, locale_code()),  # its ¶ and deadline rule
+        quarter=quarter_panel(task),  # quarterly_report: figures, districts (web/quarterly_ui.py)
     ), status
 
 

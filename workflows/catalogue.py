@@ -38,6 +38,13 @@ PROCEDURE_TITLES: dict[str, dict[str, str]] = {
         "kk": "Жекелеген факт: өзіне-өзі зақым келтіру, аштық жариялау, суицид, арнаулы құралдар",
         "en": "Single incident: self-injury, hunger strike, suicide, special means",
     },
+    # started by the calendar only (one case per office each quarter): no start form, so the
+    # start pages do not offer it
+    "quarterly_report": {
+        "ru": "Ежеквартальная информация и анализ состояния надзора",
+        "kk": "Қадағалаудың жай-күйі туралы тоқсандық ақпарат пен талдау",
+        "en": "Quarterly information and analysis of the state of supervision",
+    },
     # started by the calendar only: monthly per district office, half-yearly and quarterly per
     # regional office (¶13.10, ¶10.9)
     "reception": {

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from engine.calendar import ALMATY, parse_instant
+from engine.clock import Clock
 from engine.db import Database
 from engine.models import CaseAttribute, HumanTask, ProcessInstance, as_utc
 
@@ -131,7 +132,7 @@ def set_report_term(
 # -- the figures' snapshot --------------------------------------------------------------------
 
 
-def figures_service(db: Database) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+def figures_service(db: Database, clock: Clock) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
     """Service operator `quarter_figures` (parameters `office`, `period_start`, `period_end`):
     the quarter's figures of the office and its subordinates, stored by the model in the case
     data (`figures`), so what is sent keeps the figures as they were that day."""
@@ -144,7 +145,8 @@ def figures_service(db: Database) -> Callable[[dict[str, Any], dict[str, Any]], 
             raise ValueError("the figures need an office")
         start = date.fromisoformat(str(params.get("period_start"))[:10])
         end = date.fromisoformat(str(params.get("period_end"))[:10])
-        return figures(db.engine, office, start, end)
+        # as of the engine's clock: "open past the deadline" is judged at the snapshot
+        return figures(db.engine, office, start, end, now=clock.now())
 
     return handler
 

@@ -47,7 +47,7 @@ def build_engine(
     services.register(
         "pretrial_register", pretrial_service(pretrial or LocalPretrialRegister(db, clock))
     )
-    services.register("quarter_figures", figures_service(db))  # quarterly_report's snapshot
+    services.register("quarter_figures", figures_service(db, clock))  # quarterly_report's snapshot
     engine = Engine(
         db,
         settings.bpmn_dir,
