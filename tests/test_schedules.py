@@ -282,6 +282,10 @@ def test_timers_fire_now_starts_the_due_occurrence(
         again = json.loads(cli("timers", "fire", "--now", due.isoformat()))
         assert again["scheduled_starts"] == 0
         assert {r["occurrence"] for r in started_cases(engine)} == {due.astimezone(UTC)}
+        [listed] = json.loads(cli("timers", "schedules", "--now", due.isoformat(), "--json"))
+        assert listed["process_id"] == PROCESS and listed["start_for"] == ["district"]
+        assert listed["last_due"] == due.astimezone(UTC).isoformat()
+        assert listed["next_at"] > listed["last_due"]
     finally:
         engine.db.dispose()
 

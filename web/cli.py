@@ -437,6 +437,26 @@ def timers_fire(now_text: str) -> None:
     _echo_json(counts)
 
 
+@timers.command("schedules")
+@click.option("--now", "now_text", default=None, help="ISO instant with offset (default: now)")
+@click.option("--json", "as_json", is_flag=True)
+def timers_schedules(now_text: str | None, as_json: bool) -> None:
+    """The calendars procedures start on (timer start events of their newest versions): the
+    cycle, the office levels, the last occurrence due and the next one (ISO UTC)."""
+    engine = _engine()
+    now = _parse_instant(now_text) if now_text else datetime.now(UTC)
+    rows = engine.schedules.status(now)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['process_id']} / {row['start_event']}: {row['cycle']} for "
+            f"{', '.join(row['start_for']) or '-'}; last due {row['last_due'] or '-'}, "
+            f"next {row['next_at'] or '-'}"
+        )
+
+
 @main.command()
 @click.option("--interval", default=1.0, show_default=True, help="seconds between polls")
 @click.option("--once", is_flag=True, help="one poll, then exit")
