@@ -165,6 +165,14 @@ def test_the_quarter_opens_one_case_per_district_office_and_fired_twice_adds_non
     # nothing waits on the timer start event itself: no timer row for any case
     with engine.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(Timer.__table__)).scalar() == 0
+    # another process restores the case from the database and completes it
+    other = _engine(engine.db.url, FakeClock(Q4_END))
+    try:
+        [task] = other.tasks.list(TaskQuery(instance_id=rows[0]["instance_id"]))
+        other.tasks.complete(task.task_guid, {}, actor="prosecutor")
+        assert other.runtime.get(rows[0]["instance_id"]).status == "completed"
+    finally:
+        other.db.dispose()
     assert engine.verify_history()["ok"] is True
 
 
