@@ -748,6 +748,27 @@ def bench_queue(cases: int, repeat: int, database_url: str | None, as_json: bool
             click.echo(line)
 
 
+@bench.command("indicators")
+@click.option("-n", "--cases", default=100_000, show_default=True, type=int, help="stored cases")
+@click.option("--repeat", default=30, show_default=True, type=int, help="timed computations")
+@click.option(
+    "--database-url",
+    default=None,
+    help="a fresh database to fill (default: a SQLite file in a temporary folder)",
+)
+@click.option("--json", "as_json", is_flag=True)
+def bench_indicators(cases: int, repeat: int, database_url: str | None, as_json: bool) -> None:
+    """A region's quarter of supervision indicators over N cases: p50 / p95 milliseconds."""
+    from web.bench_indicators import run_indicators_bench
+
+    result = run_indicators_bench(cases, repeat, database_url)
+    if as_json:
+        _echo_json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>24}: {value}")
+
+
 @bench.command("audit")
 @click.option("-n", "--cases", default=100_000, show_default=True, type=int, help="stored cases")
 @click.option("--repeat", default=30, show_default=True, type=int, help="timed requests per shape")

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import JSON, Connection, and_, case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.engine import Engine as SAEngine
 
 from engine.calendar import ALMATY
@@ -93,6 +93,8 @@ EMERGENCY_KINDS = (
     "hunger_strike",
 )
 UNLAWFUL_KINDS = ("torture", "unlawful_influence")
+#: the procedures whose start data names a kind
+KIND_PROCESSES = ("emergency_report", "incident_report")
 INCIDENT_KINDS = ("self_injury", "hunger_strike", "suicide", "special_means")
 ACT_TYPES = ("protest", "submission", "order", "resolution", "warning", "unknown")
 ACT_ROUTES = ("district", "regional", "gp")
@@ -103,6 +105,22 @@ RECEPTION_PROCESS = "reception"
 ACT_TYPE_TASKS = ("response_act", "onsite_check", "appeal_check", "act_review", "act_rework")
 TORTURE_KEYS = ("total", "registered", "not_registered", "pending", "registered_within_24h")
 
+#: the frequent deadline tasks the database counts (`_fast_counts`)
+FAST_TASKS = (*PENALTY_TASKS, "confirm_notice", "full_report", "notify_region", "inform_gp")
+#: the procedures whose every case is read row by row (their figures need more than a count)
+RARE_PROCESSES = ("torture_report", "npm_pmc_appeal")
+#: the rarer tasks read row by row
+RARE_TASKS = (
+    "onsite_check",
+    "decide",
+    "approve_refusal",
+    "transfer",
+    "reply",
+    "intake",
+    "act_review",
+    "act_dispatch",
+    "act_answer_control",
+)
 _TASK_NAMES = (
     *PENALTY_TASKS,
     "confirm_notice",
@@ -232,6 +250,8 @@ class _Sets:
 
     sets: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     hours: list[float] = field(default_factory=list)
+    #: figures the database counted (`_fast_counts`); they win over the sets
+    counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, key: str, case_id: int) -> None:
         self.sets[key].add(case_id)
@@ -250,145 +270,293 @@ def _connection(source: Any) -> Iterator[Connection]:
             yield conn
 
 
-def _deadline(
-    sets: _Sets,
-    prefix: str,
-    case_id: int,
-    due: datetime | None,
-    done: datetime | None,
-    now: datetime,
-) -> None:
-    """Done in time, done late, waiting, waiting past the deadline."""
+def _deadline(sets: _Sets, prefix: str, case_id: int, met: int | None, past: int) -> None:
+    """Done in time (`met` 1), done late (0), waiting (None), waiting past the deadline."""
     sets.add(f"{prefix}.total", case_id)
-    if done is not None:
-        late = due is not None and done > due
-        sets.add(f"{prefix}.late" if late else f"{prefix}.in_time", case_id)
+    if met is not None:
+        sets.add(f"{prefix}.in_time" if met else f"{prefix}.late", case_id)
     else:
         sets.add(f"{prefix}.open", case_id)
-        if due is not None and now > due:
+        if past:
             sets.add(f"{prefix}.overdue", case_id)
 
 
+#: the tasks whose creation instant a figure needs (receipt and registration of a report)
+_TIMED_TASKS = ("transfer", "onsite_check", "decide")
+#: the cases whose start data a figure reads beyond the kind (received_at, act_type)
+_DETAIL_PROCESSES = ("torture_report", "act_routing")
+
+
+def _deadline_columns(conn: Connection, now: datetime) -> tuple[Any, Any, Any]:
+    """A task's deadline compared in the database (see `_task_rows`)."""
+    ht = HumanTask
+    met = case(
+        (ht.completed_at.is_(None), None),
+        (or_(ht.due_at.is_(None), ht.completed_at <= ht.due_at), 1),
+        else_=0,
+    )
+    past = case((and_(ht.due_at.is_not(None), ht.due_at < now), 1), else_=0)
+    if conn.dialect.name == "sqlite":  # instants are text there, in one sortable format
+        later = func.datetime(ht.created_at, "+30 hours")
+    else:
+        later = ht.created_at + literal_column("interval '30 hours'")
+    long_term = case((ht.due_at > later, 1), else_=0)
+    return met, past, long_term
+
+
+def _fast_counts(conn: Connection, in_scope: Any, now: datetime) -> dict[str, int]:
+    """The figures of the frequent deadlines (penalty-room checks, notices) counted by the
+    database: one grouped query instead of a row per case. `case_ids` lists the same cases
+    through `_classify`, which the tests hold equal to these counts."""
+    ht, pi = HumanTask, ProcessInstance
+    met, past, long_term = _deadline_columns(conn, now)
+    n = func.count(func.distinct(ht.instance_id))
+    counts: dict[str, int] = defaultdict(int)
+    groups = (pi.process_id, ht.task_name, met, past, long_term)
+    for process, name, is_met, is_past, is_long, count in conn.execute(
+        select(*groups, n)
+        .select_from(ht)
+        .join(pi, pi.id == ht.instance_id)
+        .where(*in_scope, ht.task_name.in_(FAST_TASKS), ht.state != "cancelled")
+        .group_by(*groups)
+    ):
+        if name in PENALTY_TASKS:
+            term = "term_48h" if is_long else "term_24h"
+            prefixes = ["penalty_room_checks", f"penalty_room_checks.{term}"]
+        else:
+            family = "incident" if process == "incident_report" else "emergency"
+            key = NOTICE_TASKS.get((family, name))
+            if key is None:
+                continue
+            prefixes = [f"notices.{key}"]
+        for prefix in prefixes:
+            counts[f"{prefix}.total"] += count
+            if is_met is not None:
+                counts[f"{prefix}.in_time" if is_met else f"{prefix}.late"] += count
+            else:
+                counts[f"{prefix}.open"] += count
+                if is_past:
+                    counts[f"{prefix}.overdue"] += count
+    for prefix in (
+        "penalty_room_checks",
+        "penalty_room_checks.term_24h",
+        "penalty_room_checks.term_48h",
+        *(f"notices.{k}" for k in NOTICE_KEYS),
+    ):
+        for k in DEADLINE_KEYS:
+            counts.setdefault(f"{prefix}.{k}", 0)
+    return dict(counts)
+
+
+def _case_counts(conn: Connection, in_scope: Any) -> dict[str, int]:
+    """Emergencies and incidents by kind, receptions held and open: counted by the database."""
+    pi = ProcessInstance
+    kind = pi.summary["kind"].as_string()
+    counts: dict[str, int] = defaultdict(int)
+    for process, kind_value, status, n in conn.execute(
+        select(pi.process_id, kind, pi.status, func.count())
+        .where(*in_scope, pi.process_id.in_((*KIND_PROCESSES, "torture_report", RECEPTION_PROCESS)))
+        .group_by(pi.process_id, kind, pi.status)
+    ):
+        if process in EMERGENCY_PROCESSES:
+            counts["emergencies.total"] += n
+            found = "torture" if process == "torture_report" else (kind_value or "unknown")
+            counts[f"emergencies.by_kind.{found}"] += n
+        elif process == "incident_report":
+            counts["incidents.total"] += n
+            counts[f"incidents.by_kind.{kind_value or 'unknown'}"] += n
+        else:
+            counts["receptions.held" if status == "completed" else "receptions.open"] += n
+    keys = [
+        "emergencies.total",
+        "incidents.total",
+        "receptions.held",
+        "receptions.open",
+        *(f"emergencies.by_kind.{k}" for k in EMERGENCY_KINDS),
+        *(f"incidents.by_kind.{k}" for k in INCIDENT_KINDS),
+    ]
+    for key in keys:
+        counts.setdefault(key, 0)
+    return dict(counts)
+
+
+def _task_rows(conn: Connection, case_ids: Any, now: datetime, names: tuple[str, ...] = ()) -> Any:
+    """The cases' tasks of the figures' names, each deadline compared in the database: `met`
+    (1 done in time, 0 done late, NULL open), `past` (the deadline has passed), `long_term`
+    (the deadline was set more than 30 hours after the task: the 48-hour term)."""
+    ht = HumanTask
+    met, past, long_term = _deadline_columns(conn, now)
+    # raw (text on SQLite): converted only where a figure reads it (`as_utc`)
+    created = case((ht.task_name.in_(_TIMED_TASKS), ht.created_at))
+    return conn.execute(
+        select(
+            ht.instance_id,
+            ht.task_name,
+            ht.office_code,
+            ht.state,
+            met.label("met"),
+            past.label("past"),
+            long_term.label("long_term"),
+            created.label("created_at"),
+        )
+        .where(ht.instance_id.in_(case_ids), ht.task_name.in_(names or _TASK_NAMES))
+        .order_by(ht.instance_id, ht.id)
+    )
+
+
 def _classify(
-    conn: Connection, office_code: str, period_start: date, period_end: date, now: datetime
+    conn: Connection,
+    office_code: str,
+    period_start: date,
+    period_end: date,
+    now: datetime,
+    *,
+    fast: bool = False,
 ) -> tuple[_Sets, dict[str, str]]:
+    """Every case of the scope and period into its figures' sets of case ids. `fast`: the
+    frequent deadlines are counted by the database (`_fast_counts`) and only the rarer tasks
+    (reports, appeals, acts) are read row by row."""
     offices = offices_below(conn, office_code)
     begin, end = period_bounds(period_start, period_end)
-    pi, ht, ae = ProcessInstance, HumanTask, AuditEvent
+    pi, ae = ProcessInstance, AuditEvent
     in_scope = (
         pi.office_code.in_(sorted(offices)) if offices else pi.office_code.is_(None),
         pi.created_at >= begin,
         pi.created_at < end,
     )
     sets = _Sets()
-    cases = conn.execute(
-        select(pi.id, pi.process_id, pi.status, pi.created_at, pi.summary).where(*in_scope)
-    ).all()
-    if not cases:
-        return sets, offices
-    info = {c.id: c for c in cases}
+    kind = pi.summary["kind"].as_string()
+    # the start data is decoded only for the few cases whose figures read more than the kind
+    detailed = or_(
+        pi.process_id.in_(_DETAIL_PROCESSES),
+        and_(pi.process_id == "emergency_report", kind.in_(UNLAWFUL_KINDS)),
+    )
+    columns = (
+        pi.id,
+        pi.process_id,
+        pi.status,
+        case((detailed, pi.created_at)).label("created_at"),  # raw, read by a few
+        case((pi.process_id.in_(KIND_PROCESSES), kind)).label("kind"),
+        type_coerce(case((detailed, pi.summary)), JSON()).label("summary"),
+    )
     case_ids = select(pi.id).where(*in_scope).scalar_subquery()
     tasks: dict[int, list[Any]] = defaultdict(list)
-    for row in conn.execute(
-        select(
-            ht.instance_id,
-            ht.task_name,
-            ht.office_code,
-            ht.created_at,
-            ht.due_at,
-            ht.completed_at,
-            ht.state,
-            ht.id,
-        )
-        .where(ht.instance_id.in_(case_ids), ht.task_name.in_(_TASK_NAMES))
-        .order_by(ht.instance_id, ht.id)
-    ):
+    for row in _task_rows(conn, case_ids, now, RARE_TASKS if fast else ()):
         tasks[row.instance_id].append(row)
+    if fast:
+        # the frequent figures counted by the database; the cases read one by one are those
+        # with a rarer task (reports, appeals, acts) or of a rarer procedure
+        sets.counts = {**_fast_counts(conn, in_scope, now), **_case_counts(conn, in_scope)}
+        rare = or_(pi.process_id.in_(RARE_PROCESSES), detailed)
+        cases = list(conn.execute(select(*columns).where(*in_scope, rare)))
+        seen = {c.id for c in cases}
+        missing = sorted(set(tasks) - seen)
+        for chunk in range(0, len(missing), 5000):
+            ids = missing[chunk : chunk + 5000]
+            cases.extend(conn.execute(select(*columns).where(pi.id.in_(ids))))
+    else:
+        cases = list(conn.execute(select(*columns).where(*in_scope)))
     # the reviewer's decision, and the act's type as whoever last set it entered it (the
-    # events keep only the values a completion changed)
+    # events keep only the values a completion changed); read for the cases with an act only
     decisions: dict[int, dict[str, Any]] = defaultdict(dict)
-    for row in conn.execute(
-        select(ae.instance_id, ae.task_name, ae.data_after)
-        .where(
-            ae.instance_id.in_(case_ids),
-            ae.event_type == "task_completed",
-            ae.task_name.in_(ACT_TYPE_TASKS),
-        )
-        .order_by(ae.instance_id, ae.seq)
-    ):
-        after = row.data_after if isinstance(row.data_after, dict) else {}
-        if after.get("act_type"):
-            decisions[row.instance_id]["act_type"] = after["act_type"]
-        if row.task_name == "act_review" and after.get("decision"):
-            decisions[row.instance_id]["decision"] = after["decision"]
+    with_acts = sorted(
+        i for i, rows in tasks.items() if any(t.task_name == "act_review" for t in rows)
+    )
+    for chunk in range(0, len(with_acts), 5000):
+        for row in conn.execute(
+            select(ae.instance_id, ae.task_name, ae.data_after)
+            .where(
+                ae.instance_id.in_(with_acts[chunk : chunk + 5000]),
+                ae.event_type == "task_completed",
+                ae.task_name.in_(ACT_TYPE_TASKS),
+            )
+            .order_by(ae.instance_id, ae.seq)
+        ):
+            after = row.data_after if isinstance(row.data_after, dict) else {}
+            if after.get("act_type"):
+                decisions[row.instance_id]["act_type"] = after["act_type"]
+            if row.task_name == "act_review" and after.get("decision"):
+                decisions[row.instance_id]["decision"] = after["decision"]
 
-    for case_id, case in info.items():
-        summary = case.summary or {}
-        process = case.process_id
-        rows = tasks.get(case_id, [])
-        if process in EMERGENCY_PROCESSES:
-            kind = "torture" if process == "torture_report" else str(summary.get("kind") or "")
-            sets.add("emergencies.total", case_id)
-            sets.add(f"emergencies.by_kind.{kind or 'unknown'}", case_id)
-        elif process == "incident_report":
-            sets.add("incidents.total", case_id)
-            sets.add(f"incidents.by_kind.{summary.get('kind') or 'unknown'}", case_id)
-        elif process == RECEPTION_PROCESS:
-            held = case.status == "completed"
-            sets.add("receptions.held" if held else "receptions.open", case_id)
-        family = "incident" if process == "incident_report" else "emergency"
-        by_name: defaultdict[str, list[Any]] = defaultdict(list)
-        for t in rows:
-            by_name[t.task_name].append(t)
-        for name in PENALTY_TASKS:
-            for t in by_name.get(name, [])[:1]:
-                due, done = as_utc(t.due_at), as_utc(t.completed_at)
-                _deadline(sets, "penalty_room_checks", case_id, due, done, now)
-                long_term = due is not None and due - as_utc(t.created_at) > timedelta(hours=30)
-                term = "term_48h" if long_term else "term_24h"
-                _deadline(sets, f"penalty_room_checks.{term}", case_id, due, done, now)
-        for (fam, name), key in NOTICE_TASKS.items():
-            if fam != family:
-                continue
-            for t in by_name.get(name, [])[:1]:
-                if t.state == "cancelled":
-                    continue
-                _deadline(
-                    sets, f"notices.{key}", case_id, as_utc(t.due_at), as_utc(t.completed_at), now
-                )
-        kind = str(summary.get("kind") or "")
-        # torture and unlawful influence: their own procedure, the kind, or (called by an
-        # appeal) the decision on registration only they have
-        if process == "torture_report" or kind in UNLAWFUL_KINDS or "decide" in by_name:
-            sets.add("torture_reports.total", case_id)
-            if "transfer" in by_name:
-                registered = as_utc(by_name["transfer"][0].created_at)
-                received = _received(summary, by_name, case)
-                sets.add("torture_reports.registered", case_id)
-                if registered is not None and received is not None:
-                    hours = max(0.0, (registered - received).total_seconds() / 3600)
-                    sets.hours.append(hours)
-                    if hours <= 24:
-                        sets.add("torture_reports.registered_within_24h", case_id)
-            elif "decide" in by_name and not any(
-                t.state == "ready" for n in ("decide", "approve_refusal") for t in by_name[n]
-            ):  # decided not to register, the refusal approved
-                sets.add("torture_reports.not_registered", case_id)
-            else:
-                sets.add("torture_reports.pending", case_id)
-        if process == "npm_pmc_appeal":  # the appeal's term runs from receipt to the reply
-            steps = by_name.get("reply") or by_name.get("intake") or []
-            reply = by_name.get("reply", [None])[0]
-            due = as_utc(steps[0].due_at) if steps else None
-            done = as_utc(reply.completed_at) if reply is not None else None
-            _deadline(sets, "appeals", case_id, due, done, now)
-        if "act_review" in by_name:
-            act = {"act_type": summary.get("act_type"), **decisions.get(case_id, {})}
-            _act(sets, case_id, by_name, act, offices)
+    for c in cases:
+        _classify_case(sets, c, tasks.get(c.id, []), decisions.get(c.id, {}), offices)
     return sets, offices
 
 
-def _received(summary: dict[str, Any], by_name: dict[str, list[Any]], case: Any) -> datetime | None:
+def _classify_case(
+    sets: _Sets, case_row: Any, rows: list[Any], decision: dict[str, Any], offices: dict[str, str]
+) -> None:
+    """Put one case into the figures it counts in."""
+    case_id, process = case_row.id, case_row.process_id
+    summary = case_row.summary if isinstance(case_row.summary, dict) else {}
+    kind = str(case_row.kind or "")
+    if process in EMERGENCY_PROCESSES:
+        kind = "torture" if process == "torture_report" else kind
+        sets.add("emergencies.total", case_id)
+        sets.add(f"emergencies.by_kind.{kind or 'unknown'}", case_id)
+    elif process == "incident_report":
+        sets.add("incidents.total", case_id)
+        sets.add(f"incidents.by_kind.{kind or 'unknown'}", case_id)
+    elif process == RECEPTION_PROCESS:
+        held = case_row.status == "completed"
+        sets.add("receptions.held" if held else "receptions.open", case_id)
+    if not rows:
+        return
+    by_name: dict[str, list[Any]] = {}
+    for t in rows:
+        by_name.setdefault(t.task_name, []).append(t)
+    for name in PENALTY_TASKS:
+        open_or_done = [t for t in by_name.get(name, ()) if t.state != "cancelled"]
+        if open_or_done:
+            t = open_or_done[0]
+            _deadline(sets, "penalty_room_checks", case_id, t.met, t.past)
+            term = "term_48h" if t.long_term else "term_24h"
+            _deadline(sets, f"penalty_room_checks.{term}", case_id, t.met, t.past)
+    family = "incident" if process == "incident_report" else "emergency"
+    for (fam, name), key in NOTICE_TASKS.items():
+        if fam == family and name in by_name:
+            t = by_name[name][0]
+            if t.state != "cancelled":
+                _deadline(sets, f"notices.{key}", case_id, t.met, t.past)
+    # torture and unlawful influence: their own procedure, the kind, or (called by an
+    # appeal) the decision on registration only they have
+    if process == "torture_report" or kind in UNLAWFUL_KINDS or "decide" in by_name:
+        _torture(sets, case_row, summary, by_name)
+    if process == "npm_pmc_appeal":  # the appeal's term runs from receipt to the reply
+        reply = by_name.get("reply", [None])[0]
+        first = reply or (by_name.get("intake") or [None])[0]
+        if reply is not None:
+            _deadline(sets, "appeals", case_id, reply.met, reply.past)
+        elif first is not None:
+            _deadline(sets, "appeals", case_id, None, first.past)
+        else:
+            _deadline(sets, "appeals", case_id, None, 0)
+    if "act_review" in by_name:
+        act = {"act_type": summary.get("act_type"), **decision}
+        _act(sets, case_id, by_name, act, offices)
+
+
+def _torture(sets: _Sets, case_row: Any, summary: dict[str, Any], by_name: Any) -> None:
+    case_id = case_row.id
+    sets.add("torture_reports.total", case_id)
+    if "transfer" in by_name:
+        registered = as_utc(by_name["transfer"][0].created_at)
+        received = _received(summary, by_name, case_row)
+        sets.add("torture_reports.registered", case_id)
+        if registered is not None and received is not None:
+            hours = max(0.0, (registered - received).total_seconds() / 3600)
+            sets.hours.append(hours)
+            if hours <= 24:
+                sets.add("torture_reports.registered_within_24h", case_id)
+    elif "decide" in by_name and not any(
+        t.state == "ready" for n in ("decide", "approve_refusal") for t in by_name[n]
+    ):  # decided not to register, the refusal approved
+        sets.add("torture_reports.not_registered", case_id)
+    else:
+        sets.add("torture_reports.pending", case_id)
+
+
+def _received(summary: dict[str, Any], by_name: Any, case_row: Any) -> datetime | None:
     """When the report was received: the start data's received_at, else when its check began."""
     value = summary.get("received_at")
     if isinstance(value, str) and value:
@@ -398,7 +566,7 @@ def _received(summary: dict[str, Any], by_name: dict[str, list[Any]], case: Any)
         except ValueError:
             pass
     first = by_name.get("onsite_check") or by_name.get("decide")
-    return as_utc(first[0].created_at) if first else as_utc(case.created_at)
+    return as_utc(first[0].created_at) if first else as_utc(case_row.created_at)
 
 
 def _act(
@@ -452,6 +620,8 @@ def _month_starts(period_start: date, period_end: date) -> list[date]:
 
 
 def _n(sets: _Sets, key: str) -> int:
+    if key in sets.counts:
+        return sets.counts[key]
     return len(sets.sets.get(key, ()))
 
 
@@ -472,7 +642,7 @@ def figures(
     now = as_utc(now) if now is not None else datetime.now(UTC)
     assert now is not None
     with _connection(conn_or_engine) as conn:
-        sets, offices = _classify(conn, office_code, period_start, period_end, now)
+        sets, offices = _classify(conn, office_code, period_start, period_end, now, fast=True)
     return _assemble(sets, offices, office_code, period_start, period_end, now)
 
 
