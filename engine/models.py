@@ -130,6 +130,13 @@ class ProcessInstance(Base):
 # (highest number) first in an office, or among the cases with a flag
 Index("ix_instance_created", ProcessInstance.created_at, ProcessInstance.id)
 Index("ix_instance_office_id", ProcessInstance.office_code, ProcessInstance.id)
+# indicators (workflows/indicators.py, migration 0008): an office's cases received in a period
+Index(
+    "ix_instance_office_created",
+    ProcessInstance.office_code,
+    ProcessInstance.created_at,
+    ProcessInstance.id,
+)
 for _flag in ("breached_at", "incident_at"):
     Index(
         f"ix_instance_{_flag[:-3]}",
@@ -147,6 +154,7 @@ class HumanTask(Base):
         Index("ix_human_task_queue", "state", "office_code", "role", "due_at"),
         Index("ix_human_task_assignee", "assignee", "state", "due_at"),
         Index("ix_human_task_instance", "instance_id", "state"),
+        Index("ix_human_task_instance_name", "instance_id", "task_name"),  # indicators
         Index("ix_human_task_remind", "state", "remind_at"),
         Index("ix_human_task_due", "state", "due_at"),
         Index(
