@@ -275,3 +275,5 @@ def test_the_task_page_offers_the_institutions_of_the_offices_scope_and_states_t
     assert "Basis: Instruction No. 104, ¶ 13.10, 13.11" in page
     assert "By the end of the calendar month" in page
     assert "Convicts received" in page
+    # started by the calendar only: no start form, so the start page does not offer it
+    assert "/start/reception" not in web.get("/start").get_data(as_text=True)
