@@ -240,7 +240,10 @@ def page() -> Any:
     links = {
         path: url_for("indicators.cases", figure=path, **params)
         for path, value in flat(result)
-        if isinstance(value, int) and value > 0 and "hours_to_registration" not in path
+        if isinstance(value, int)
+        and value > 0
+        and "hours_to_registration" not in path
+        and path != "receptions.expected"  # the calendar's count, not cases
     }
     directory = current_app.extensions["nadzor.directory"]
     status = 400 if error and refusal is None else (403 if refusal is not None else 200)
