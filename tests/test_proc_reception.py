@@ -277,3 +277,22 @@ def test_the_task_page_offers_the_institutions_of_the_offices_scope_and_states_t
     assert "Convicts received" in page
     # started by the calendar only: no start form, so the start page does not offer it
     assert "/start/reception" not in web.get("/start").get_data(as_text=True)
+
+
+def test_the_api_refuses_an_institution_outside_the_scope_and_takes_the_record(
+    receptions,
+) -> None:
+    from web.app import create_app
+    from workflows.users import UserDirectory
+
+    receptions.management.fire_due(DEC_1 + SECOND)
+    case = case_of(receptions, "district_reception", "ALM-TLG")
+    client = create_app({"NADZOR_ENGINE": receptions, "TESTING": True}).test_client()
+    auth = {"Authorization": f"Bearer {UserDirectory(receptions.db).issue_token('tlg.prosecutor')}"}
+    url = f"/api/v1/tasks/{case.task('district_reception').task_guid}/complete"
+    refused = client.post(url, headers=auth, json={"data": {**RECORD, "institution": "UK-159-11"}})
+    assert refused.status_code == 422
+    assert "institution" in refused.json["fields"]
+    assert case.open_task_names() == ["district_reception"]
+    done = client.post(url, headers=auth, json={"data": RECORD})
+    assert done.status_code == 200 and done.json["status"] == "completed"
