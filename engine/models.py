@@ -247,7 +247,8 @@ class Timer(Base):
 
 class Schedule(Base):
     """A calendar a procedure starts on (a timer start event; engine/schedules.py): `since`
-    is when it was first published, so occurrences before it are never started; a failing
+    is when the version that last changed it was published (occurrences before it are never
+    started); a failing
     start is retried with backoff (`retry_at`) and recorded once as an incident."""
 
     __tablename__ = "schedule"

@@ -33,9 +33,9 @@ from .history import PendingEvent, append_system_events
 from .models import Definition
 from .safety.model_check import check_model_code
 from .safety.xmlparse import parse_xml
+from .schedules import calendars
 from .schedules import check_model as check_schedules
 from .schedules import register as register_schedules
-from .schedules import timer_start_events
 from .serialization import StateSerializer
 
 MODEL_SUFFIXES = (".bpmn", ".dmn", ".form.json")
@@ -322,8 +322,15 @@ class Repository:
                     published_by=actor,
                 )
             ).inserted_primary_key[0]
-            # a calendar starts counting when it is first published (engine/schedules.py)
-            register_schedules(conn, model.process_id, timer_start_events(model.spec), now)
+            # a calendar counts from the version that last changed it (engine/schedules.py)
+            previous = self._previous_spec(conn, model.process_id, version - 1)
+            register_schedules(
+                conn,
+                model.process_id,
+                calendars(model.spec),
+                calendars(previous) if previous is not None else {},
+                now,
+            )
             append_system_events(
                 conn,
                 now,
@@ -356,6 +363,19 @@ class Repository:
             self._cache[new_id] = loaded
             self._latest.pop(model.process_id, None)
         return loaded, True
+
+    def _previous_spec(self, conn: Connection, process_id: str, version: int) -> Any:
+        """The main spec of version `version` of the process (None: there is none)."""
+        row = conn.execute(
+            select(definition_table.c.id, definition_table.c.spec_json).where(
+                definition_table.c.process_id == process_id,
+                definition_table.c.version == version,
+            )
+        ).first()
+        if row is None:
+            return None
+        cached = self._cache.get(row.id)
+        return cached.spec if cached is not None else self.serializer.loads_specs(row.spec_json)[0]
 
     def publish_all(self, *, actor: str, now: datetime) -> list[tuple[LoadedDefinition, bool]]:
         return [self.publish(p, actor=actor, now=now) for p in self.procedure_files()]

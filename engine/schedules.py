@@ -15,8 +15,8 @@ transaction that also inserts its `scheduled_start` row; the row's unique constr
 between workers racing for it (the loser's insert does nothing and its whole step is rolled
 back: no case, no history). Catch-up: a round starts only the **latest** occurrence due at
 "now" of each schedule, never one case per missed tick, and never an occurrence from before
-the schedule was first published (`schedule.since`). Only the newest published version of a
-process schedules.
+the version that last changed the event's cycle or offices was published (`schedule.since`).
+Only the newest published version of a process schedules.
 
 Starting does not wait on the timer start event: the occurrence is the start. The chosen
 event is marked fired before the case's first step and any other start event of the process
@@ -528,7 +528,8 @@ class ScheduleService:
                     definition_table.c.id == definition_id
                 )
             ).scalar_one()
-            register(conn, sched.process_id, [sched.start_event], published)
+            calendar = {sched.start_event: (sched.cycle.text, sched.levels)}
+            register(conn, sched.process_id, calendar, calendar, published)
             return conn.execute(select(schedule_table).where(key)).first()
 
     def _failed(self, sched: StartSchedule, now: datetime, message: str) -> None:
@@ -594,21 +595,43 @@ class ScheduleService:
 
 
 def register(
-    conn: Connection, process_id: str, start_events: Sequence[str], since: datetime
+    conn: Connection,
+    process_id: str,
+    current: dict[str, tuple[str, tuple[str, ...]]],
+    previous: dict[str, tuple[str, tuple[str, ...]]],
+    now: datetime,
 ) -> None:
-    """Note when a process's timer start events were first published (kept if already known)."""
+    """At publishing: a timer start event counts from the publication of the version that
+    last changed its cycle or its offices (`since`), so a new or changed calendar never starts
+    an occurrence from before it existed; an unchanged one keeps its `since`."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for event in start_events:
-        conn.execute(
-            dialect.insert(schedule_table)
-            .values(process_id=process_id, start_event=event, since=since, attempts=0)
-            .on_conflict_do_nothing()
+    c = schedule_table.c
+    for event, calendar in current.items():
+        stmt = dialect.insert(schedule_table).values(
+            process_id=process_id, start_event=event, since=now, attempts=0
         )
+        if previous.get(event) == calendar:
+            conn.execute(stmt.on_conflict_do_nothing())
+        else:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[c.process_id, c.start_event],
+                    set_={"since": now, "attempts": 0, "retry_at": None, "last_error": None},
+                )
+            )
 
 
-def timer_start_events(spec: Any) -> list[str]:
-    """The ids of a parsed main process's timer start events (to register at publishing)."""
-    return sorted(s.bpmn_id for s in spec.task_specs.values() if _is_timer_start(s))
+def calendars(spec: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A parsed main process's timer start events: id -> (cycle text, office levels)."""
+    out = {}
+    for task_spec in spec.task_specs.values():
+        if _is_timer_start(task_spec):
+            props = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+            out[task_spec.bpmn_id] = (
+                cycle_text(task_spec.event_definition.expression),
+                _levels(props.get("start_for")),
+            )
+    return out
 
 
 __all__ = [
@@ -620,6 +643,7 @@ __all__ = [
     "begin_at",
     "check_model",
     "parse_cycle",
+    "calendars",
     "register",
     "schedules_of",
 ]

@@ -348,3 +348,17 @@ def test_a_failing_start_is_one_incident_and_no_case(published, tmp_path: Path) 
     )
     assert {r["occurrence"] for r in started_cases(engine)} == {Q4_END}
     assert engine.management.incidents() == []  # its incident is resolved
+
+
+def test_a_changed_calendar_counts_from_its_own_publication(published, tmp_path: Path) -> None:
+    path = _variant(tmp_path, "/P3M", "/P1M")  # monthly from version 2, published 10 December
+    published.repository.publish(path, now=datetime(2026, 12, 10, 5, 0, tzinfo=UTC))
+    # 1 December is the latest monthly occurrence, but the monthly calendar did not exist yet
+    assert published.management.fire_due(datetime(2026, 12, 15, tzinfo=UTC)) == 0
+    assert published.management.fire_due(Q4_END) == len(district_offices(published))
+    # a version that changes only a name keeps the calendar's beginning
+    renamed = _variant(tmp_path, "Квартальная обязанность (тест)", "Ежемесячная обязанность")
+    renamed.write_text(renamed.read_text().replace("/P3M", "/P1M"))
+    published.repository.publish(renamed, now=datetime(2027, 1, 20, tzinfo=UTC))
+    february = datetime(2027, 1, 31, 19, 0, tzinfo=UTC)
+    assert published.management.fire_due(february) == len(district_offices(published))
