@@ -29,6 +29,7 @@ from workflows.quarterly import (
     quarter_name,
     quarter_start,
     set_report_term,
+    subordinate_reports,
 )
 
 MODEL = ROOT / "bpmn" / "quarterly_report" / "quarterly_report.bpmn"
@@ -286,3 +287,41 @@ def test_it_is_not_started_by_hand(quarterly: Engine) -> None:
     with quarterly.db.read() as conn:
         t = ProcessInstance.__table__
         assert conn.execute(t.select().where(t.c.process_id == "quarterly_report")).all() == []
+
+
+def test_the_gp_unit_sees_which_regions_have_sent_their_analyses(quarterly: Engine) -> None:
+    fire_quarter_end(quarterly)
+    open_reports = reports(quarterly)
+    scheduled_at = quarterly.runtime.data(open_reports["GP"].instance_id)["scheduled_at"]
+    send(quarterly, open_reports["KRG-OBL"], regional_analysis="Анализ Карагандинской области")
+    regions = subordinate_reports(quarterly.db, "GP", "gp", scheduled_at)
+    assert [(r.office_code, r.sent_at is not None) for r in regions] == [
+        ("ALM-OBL", False),
+        ("AST-CITY", False),
+        ("KRG-OBL", True),
+        ("MIL", False),
+    ]
+    assert subordinate_reports(quarterly.db, "ALM-TLG", "district", scheduled_at) == []
+
+
+def test_the_task_pages_show_the_figures_and_the_reports_sent_in_words(quarterly: Engine) -> None:
+    from tests.test_web_queue import sign_in
+    from web.app import create_app
+
+    fire_quarter_end(quarterly)
+    open_reports = reports(quarterly)
+    send(quarterly, open_reports["ALM-KNV"], district_information="Информация г. Конаева")
+    client = create_app({"NADZOR_ENGINE": quarterly, "TESTING": True}).test_client()
+    sign_in(client, "alm.prosecutor")
+    html = client.get(f"/tasks/{open_reports['ALM-OBL'].task_guid}").get_data(as_text=True)
+    assert "Показатели за квартал 2027-Q1 (01.01.2027 – 31.03.2027)" in html
+    assert "Информацию направили 1 из 2 районных прокуратур." in html
+    assert 'data-office="ALM-KNV" data-sent="yes"' in html
+    assert 'data-office="ALM-TLG" data-sent="no"' in html
+    assert 'data-key="incidents.total"' in html
+    sign_in(client, "tlg.prosecutor")  # a district's own task: its figures, no one else's list
+    html = client.get(f"/tasks/{open_reports['ALM-TLG'].task_guid}").get_data(as_text=True)
+    assert 'id="quarter-figures"' in html and 'id="district-reports"' not in html
+    sign_in(client, "gp.prosecutor")
+    html = client.get(f"/tasks/{open_reports['GP'].task_guid}").get_data(as_text=True)
+    assert "Аналитическую информацию представили 0 из 4 прокуратур областей." in html

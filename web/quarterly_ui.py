@@ -1,6 +1,7 @@
 """The quarterly report's panel on its task page (procedure `quarterly_report`): the quarter's
 figures as they were snapshotted into the case, and, on the regional office's task, which of
-its districts have sent their information (¶13.17).
+its districts have sent their information (¶13.17) — on the GP unit's, which regions have sent
+their analyses (¶11.9).
 
 Reads the case data and workflows/quarterly.py only; the figures' words are the indicators
 page's (web/indicators_ui.py), so a figure is named the same everywhere.
@@ -16,14 +17,14 @@ from flask import current_app, url_for
 from engine.models import as_utc
 from engine.tasks import TaskView
 from workflows.indicators import flat
-from workflows.quarterly import PROCESS_ID, district_reports
+from workflows.quarterly import PROCESS_ID, subordinate_reports
 
 from .i18n import local_date, local_time, translated
 from .indicators_ui import SECTIONS, figure_label
 from .tasks_ui import engine
 
-#: the task that shows the districts' information (bpmn/quarterly_report)
-REGIONAL_TASK = "regional_report"
+#: the tasks that show their subordinates' reports (bpmn/quarterly_report): task -> level
+SUBORDINATES_SHOWN = {"regional_report": "regional", "gp_report": "gp"}
 
 
 def _day(value: Any) -> str:
@@ -46,10 +47,10 @@ def _sections(figures: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
-def _districts(region: str, scheduled_at: str) -> list[dict[str, Any]]:
+def _subordinates(office: str, level: str, scheduled_at: str) -> list[dict[str, Any]]:
     eng, directory = engine(), current_app.extensions["nadzor.directory"]
     rows = []
-    for report in district_reports(eng.db, region, scheduled_at):
+    for report in subordinate_reports(eng.db, office, level, scheduled_at):
         office = directory.office(report.office_code)
         rows.append(
             {
@@ -80,7 +81,10 @@ def quarter_panel(task: TaskView) -> dict[str, Any] | None:
         if figures.get("computed_at")
         else "",
         "sections": _sections(figures),
-        "districts": _districts(str(data.get("origin_office")), str(scheduled_at))
-        if task.task_name == REGIONAL_TASK and scheduled_at
+        "level": SUBORDINATES_SHOWN.get(task.task_name),
+        "districts": _subordinates(
+            str(data.get("origin_office")), SUBORDINATES_SHOWN[task.task_name], str(scheduled_at)
+        )
+        if task.task_name in SUBORDINATES_SHOWN and scheduled_at
         else None,
     }

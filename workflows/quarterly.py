@@ -14,8 +14,9 @@ What the domain gives the model:
   start (`quarter_start`, `quarter_end`, `quarter_name`, `due_after_quarter`), all in Almaty;
 - the service operator `quarter_figures` that snapshots the quarter's figures
   (workflows/indicators.py) into the case data, where they stay as they were when sent;
-- `district_reports`: which districts of a region have sent theirs for the same occurrence,
-  read from indexed rows (case attributes and human tasks), never from workflow states.
+- `district_reports`: which districts of a region have sent theirs for the same occurrence (and
+  `subordinate_reports`: which regions have sent their analyses to the GP unit), read from
+  indexed rows (case attributes and human tasks), never from workflow states.
 """
 
 from __future__ import annotations
@@ -157,25 +158,43 @@ def figures_service(db: Database, clock: Clock) -> Callable[[dict[str, Any], dic
 @dataclass(frozen=True)
 class DistrictReport:
     office_code: str
-    instance_id: int | None  # the district's case; None: no case opened for this quarter
+    instance_id: int | None  # the subordinate's case; None: no case opened for this quarter
     sent_at: datetime | None  # when its information was sent; None: not yet
+
+
+#: office level -> (level of its subordinate offices, the task their report is)
+SUBORDINATE_REPORTS: dict[str, tuple[str, str]] = {
+    "regional": ("district", DISTRICT_TASK),  # ¶13.17
+    "gp": ("regional", "regional_report"),  # ¶11.9
+}
 
 
 def district_reports(db: Database, region_code: str, scheduled_at: str) -> list[DistrictReport]:
     """Each district office of the region with its quarterly_report case of the same scheduled
-    occurrence (`scheduled_at`) and when it sent its information, in office code order.
+    occurrence (`scheduled_at`) and when it sent its information (¶13.17)."""
+    return subordinate_reports(db, region_code, "regional", scheduled_at)
 
-    Reads the indexed rows only (the case's `scheduled_at` attribute, its office, the district
+
+def subordinate_reports(
+    db: Database, office_code: str, level: str, scheduled_at: str
+) -> list[DistrictReport]:
+    """The offices directly below `office_code` (districts of a region, regions of the GP) with
+    their report of the same occurrence and when it was sent, in office code order.
+
+    Reads the indexed rows only (the case's `scheduled_at` attribute, its office, the report
     task's row): no workflow is restored."""
+    if level not in SUBORDINATE_REPORTS:
+        return []
+    child_level, task_name = SUBORDINATE_REPORTS[level]
     o = Office.__table__
     pi, ca, ht = ProcessInstance.__table__, CaseAttribute.__table__, HumanTask.__table__
     with db.read() as conn:
-        districts = sorted(
+        children = sorted(
             conn.execute(
-                select(o.c.code).where(o.c.parent_code == region_code, o.c.level == "district")
+                select(o.c.code).where(o.c.parent_code == office_code, o.c.level == child_level)
             ).scalars()
         )
-        if not districts:
+        if not children:
             return []
         rows = conn.execute(
             select(pi.c.id, pi.c.office_code, ht.c.state, ht.c.completed_at)
@@ -187,8 +206,8 @@ def district_reports(db: Database, region_code: str, scheduled_at: str) -> list[
                     ca.c.value == str(scheduled_at),
                 ),
             )
-            .outerjoin(ht, and_(ht.c.instance_id == pi.c.id, ht.c.task_name == DISTRICT_TASK))
-            .where(pi.c.process_id == PROCESS_ID, pi.c.office_code.in_(districts))
+            .outerjoin(ht, and_(ht.c.instance_id == pi.c.id, ht.c.task_name == task_name))
+            .where(pi.c.process_id == PROCESS_ID, pi.c.office_code.in_(children))
         ).all()
     found: dict[str, DistrictReport] = {}
     for r in rows:
@@ -196,4 +215,4 @@ def district_reports(db: Database, region_code: str, scheduled_at: str) -> list[
         known = found.get(r.office_code)
         if known is None or (sent is not None and known.sent_at is None):
             found[r.office_code] = DistrictReport(r.office_code, r.id, sent)
-    return [found.get(code, DistrictReport(code, None, None)) for code in districts]
+    return [found.get(code, DistrictReport(code, None, None)) for code in children]
