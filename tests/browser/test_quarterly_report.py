@@ -111,3 +111,9 @@ def test_a_regional_prosecutor_sends_the_quarterly_analysis(page: Page, live) ->
     expect(page.locator("#finished")).to_contain_text(ANALYSIS)
     expect(page.locator("#quarter-figures tr[data-key='incidents.total'] td")).to_have_text("2")
     shot(page, "quarterly_report_sent_en")
+
+    # the case page draws the procedure with its lanes in the user's language
+    page.goto(f"{base}/cases/{region.instance_id}")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(page.locator("#diagram")).to_contain_text("Regional prosecutor's office")
+    shot(page, "quarterly_report_case_en")
