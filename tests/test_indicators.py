@@ -149,8 +149,16 @@ def test_the_regions_figures_equal_those_counted_by_hand(seeded) -> None:  # typ
     assert {k: n for k, n in acts["by_type"].items() if n} == {"protest": 1, "submission": 1}
     assert {k: n for k, n in acts["by_outcome"].items() if n} == {"dispatched": 1, "refused": 1}
     assert sum(acts["by_route"].values()) == 2
-    # no receptions yet; the calendar expects 2 districts x 3 months + the region once a half-year
-    assert got["receptions"] == {"held": 0, "open": 0, "expected": 7}
+    # no receptions yet; the calendar expects 2 districts x 3 months, the regional prosecutor
+    # once a half-year and his deputies once a quarter
+    assert got["receptions"] == {
+        "held": 0,
+        "open": 0,
+        "expected": 8,
+        "in_time": 0,
+        "late": 0,
+        "overdue": 0,
+    }
     # the cases behind the figures
     db, now = engine.db, seeded["now"]
     assert case_ids(db, "ALM-OBL", *Q4, "penalty_room_checks.late", now=now) == ids(seeded, "p2")
@@ -297,3 +305,29 @@ def test_a_district_head_sees_no_other_districts_figures(seeded, web) -> None:  
             headers={"Authorization": f"Bearer {token}"},
         )
         assert answer.status_code == 200, login
+
+
+def test_receptions_are_counted_against_the_calendar(domain_engine) -> None:  # type: ignore[no-untyped-def]
+    """December's district receptions start on the 1st (the calendar); Talgar holds its own in
+    time, Konayev does not: at the new year one held in time, one overdue, of 8 expected."""
+    from tests.test_proc_reception import DEC_1, JAN_1, MODEL, RECORD, SECOND, case_of
+
+    engine = domain_engine
+    engine.repository.publish(MODEL, now=engine.clock.now())
+    engine.management.fire_due(DEC_1 + SECOND)
+    case_of(engine, "district_reception", "ALM-TLG").complete("district_reception", **RECORD)
+    got = figures(engine.db, "ALM-OBL", *Q4, now=JAN_1 + SECOND)
+    assert got["receptions"] == {
+        "held": 1,
+        "open": 1,
+        "expected": 8,
+        "in_time": 1,
+        "late": 0,
+        "overdue": 1,
+    }
+    assert figures(engine.db, "ALM-KNV", *Q4, now=JAN_1 + SECOND)["receptions"]["overdue"] == 1
+    assert figures(engine.db, "ALM-TLG", *Q4, now=JAN_1 + SECOND)["receptions"]["expected"] == 3
+    konayev = case_of(engine, "district_reception", "ALM-KNV").id
+    assert case_ids(engine.db, "ALM-OBL", *Q4, "receptions.overdue", now=JAN_1 + SECOND) == [
+        konayev
+    ]

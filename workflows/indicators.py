@@ -36,9 +36,12 @@ Stable keys of the returned dict (all counts are numbers of cases; S2's reports 
   gp: n — the level of the office that reviews and signs it}, ``by_type`` {protest, submission,
   order, resolution, warning, unknown: n}, ``by_outcome`` {in_review, refused, to_dispatch,
   dispatched, no_answer_in_time: n}.
-- ``receptions``: receptions of convicts (procedure ``reception``; ¶13.10, ¶10.9). ``held``
-  (completed), ``open``, ``expected`` (the calendar: a district office monthly, a regional
-  office twice a year — one per started half-year of the period).
+- ``receptions``: receptions of convicts and inspection rounds (procedure ``reception``;
+  ¶13.10, ¶10.9), the cases of the period's scheduled starts. ``held`` (recorded), ``open``
+  (not yet recorded), ``expected`` (the calendar: a district office monthly, a regional office
+  twice a year for its prosecutor and quarterly for the deputies — per month, half-year and
+  quarter the period touches), ``in_time``, ``late`` (held after the term), ``overdue`` (not
+  held and the term has passed).
 
 `case_ids(…, figure)` returns the cases behind one figure, named by its dotted path
 (``penalty_room_checks.late``, ``emergencies.by_kind.riot``, ``notices.1h.overdue``, ``acts``).
@@ -101,6 +104,8 @@ ACT_ROUTES = ("district", "regional", "gp")
 ACT_OUTCOMES = ("in_review", "refused", "to_dispatch", "dispatched", "no_answer_in_time")
 DEADLINE_KEYS = ("total", "in_time", "late", "open", "overdue")
 RECEPTION_PROCESS = "reception"
+#: the reception tasks of bpmn/reception (district monthly, regional prosecutor, deputies)
+RECEPTION_TASKS = ("district_reception", "regional_reception", "deputy_reception")
 #: the tasks whose forms set an act's type (its review may change it)
 ACT_TYPE_TASKS = ("response_act", "onsite_check", "appeal_check", "act_review", "act_rework")
 TORTURE_KEYS = ("total", "registered", "not_registered", "pending", "registered_within_24h")
@@ -108,7 +113,7 @@ TORTURE_KEYS = ("total", "registered", "not_registered", "pending", "registered_
 #: the frequent deadline tasks the database counts (`_fast_counts`)
 FAST_TASKS = (*PENALTY_TASKS, "confirm_notice", "full_report", "notify_region", "inform_gp")
 #: the procedures whose every case is read row by row (their figures need more than a count)
-RARE_PROCESSES = ("torture_report", "npm_pmc_appeal")
+RARE_PROCESSES = ("torture_report", "npm_pmc_appeal", RECEPTION_PROCESS)
 #: the rarer tasks read row by row
 RARE_TASKS = (
     "onsite_check",
@@ -120,6 +125,7 @@ RARE_TASKS = (
     "act_review",
     "act_dispatch",
     "act_answer_control",
+    *RECEPTION_TASKS,
 )
 _TASK_NAMES = (
     *PENALTY_TASKS,
@@ -136,6 +142,7 @@ _TASK_NAMES = (
     "act_review",
     "act_dispatch",
     "act_answer_control",
+    *RECEPTION_TASKS,
 )
 
 
@@ -349,29 +356,25 @@ def _fast_counts(conn: Connection, in_scope: Any, now: datetime) -> dict[str, in
 
 
 def _case_counts(conn: Connection, in_scope: Any) -> dict[str, int]:
-    """Emergencies and incidents by kind, receptions held and open: counted by the database."""
+    """Emergencies and incidents by kind: counted by the database."""
     pi = ProcessInstance
     kind = pi.summary["kind"].as_string()
     counts: dict[str, int] = defaultdict(int)
-    for process, kind_value, status, n in conn.execute(
-        select(pi.process_id, kind, pi.status, func.count())
-        .where(*in_scope, pi.process_id.in_((*KIND_PROCESSES, "torture_report", RECEPTION_PROCESS)))
-        .group_by(pi.process_id, kind, pi.status)
+    for process, kind_value, n in conn.execute(
+        select(pi.process_id, kind, func.count())
+        .where(*in_scope, pi.process_id.in_((*KIND_PROCESSES, "torture_report")))
+        .group_by(pi.process_id, kind)
     ):
         if process in EMERGENCY_PROCESSES:
             counts["emergencies.total"] += n
             found = "torture" if process == "torture_report" else (kind_value or "unknown")
             counts[f"emergencies.by_kind.{found}"] += n
-        elif process == "incident_report":
+        else:
             counts["incidents.total"] += n
             counts[f"incidents.by_kind.{kind_value or 'unknown'}"] += n
-        else:
-            counts["receptions.held" if status == "completed" else "receptions.open"] += n
     keys = [
         "emergencies.total",
         "incidents.total",
-        "receptions.held",
-        "receptions.open",
         *(f"emergencies.by_kind.{k}" for k in EMERGENCY_KINDS),
         *(f"incidents.by_kind.{k}" for k in INCIDENT_KINDS),
     ]
@@ -497,9 +500,6 @@ def _classify_case(
     elif process == "incident_report":
         sets.add("incidents.total", case_id)
         sets.add(f"incidents.by_kind.{kind or 'unknown'}", case_id)
-    elif process == RECEPTION_PROCESS:
-        held = case_row.status == "completed"
-        sets.add("receptions.held" if held else "receptions.open", case_id)
     if not rows:
         return
     by_name: dict[str, list[Any]] = {}
@@ -531,6 +531,11 @@ def _classify_case(
             _deadline(sets, "appeals", case_id, None, first.past)
         else:
             _deadline(sets, "appeals", case_id, None, 0)
+    for name in RECEPTION_TASKS:  # held (in time or late), or not yet (past its term)
+        if name in by_name:
+            t = by_name[name][0]
+            _deadline(sets, "receptions", case_id, t.met, t.past)
+            sets.add("receptions.held" if t.met is not None else "receptions.not_held", case_id)
     if "act_review" in by_name:
         act = {"act_type": summary.get("act_type"), **decision}
         _act(sets, case_id, by_name, act, offices)
@@ -598,16 +603,18 @@ def _act(
 
 
 def _expected_receptions(offices: dict[str, str], period_start: date, period_end: date) -> int:
-    """The calendar: a district office receives monthly (¶13.10), a regional office at least
-    twice a year (¶10.9) — counted per month / half-year the period touches."""
+    """The calendar: a district office receives monthly (¶13.10), a regional prosecutor at
+    least twice a year and his deputies quarterly (¶10.9) — counted per month, half-year and
+    quarter the period touches (the procedure `reception` starts one case for each)."""
     months = {(d.year, d.month) for d in _month_starts(period_start, period_end)}
     halves = {(y, (m - 1) // 6) for y, m in months}
+    quarters = {(y, (m - 1) // 3) for y, m in months}
     total = 0
     for level in offices.values():
         if level == "district":
             total += len(months)
         elif level == "regional":
-            total += len(halves)
+            total += len(halves) + len(quarters)
     return total
 
 
@@ -695,8 +702,11 @@ def _assemble(
         },
         "receptions": {
             "held": _n(sets, "receptions.held"),
-            "open": _n(sets, "receptions.open"),
+            "open": _n(sets, "receptions.not_held"),
             "expected": _expected_receptions(offices, period_start, period_end),
+            "in_time": _n(sets, "receptions.in_time"),
+            "late": _n(sets, "receptions.late"),
+            "overdue": _n(sets, "receptions.overdue"),
         },
     }
 
