@@ -170,6 +170,20 @@ def test_an_institution_outside_the_offices_scope_is_refused_in_words(receptions
     assert "reception_held" not in case.data()
 
 
+def test_a_reception_dated_before_its_month_is_refused_but_a_late_one_is_taken(
+    receptions,
+) -> None:
+    receptions.management.fire_due(DEC_1 + SECOND)
+    case = case_of(receptions, "district_reception", "ALM-TLG")
+    with pytest.raises(ValidationFailed) as refused:
+        case.complete("district_reception", **{**RECORD, "reception_date": "2026-11-30"})
+    assert refused.value.fields["reception_date"].code == "before_period"
+    assert refused.value.fields["reception_date"].params == {"first": "2026-12-01"}
+    assert case.open_task_names() == ["district_reception"]
+    case.complete("district_reception", **{**RECORD, "reception_date": "2027-01-05"})
+    assert case.status == "completed"
+
+
 def test_a_regional_reception_may_be_held_in_a_districts_institution(receptions) -> None:
     receptions.management.fire_due(JAN_1 + SECOND)
     case = case_of(receptions, "deputy_reception", "ALM-OBL")

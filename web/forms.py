@@ -313,6 +313,9 @@ def problem_text(problem: FieldProblem) -> str:
         return gettext("This field is shown for information and cannot be set; remove it.")
     if code == "unknown_institution":
         return gettext("No institution has this code; choose one from the list.")
+    if code == "before_period":  # a reception's date (workflows/organization.py)
+        first = date.fromisoformat(str(p.get("first"))).strftime("%d.%m.%Y")
+        return gettext("The reception must be held in its period: not before %(date)s.", date=first)
     if code == "unknown_body":  # the addressee of an act (workflows/organization.py)
         return gettext("No body has this code; choose the addressee from the directory.")
     return _file_problem_text(code, p) or problem.message

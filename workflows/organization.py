@@ -16,10 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
+from engine.calendar import ALMATY, parse_instant
 from engine.db import Database
 from engine.errors import FieldProblem, ValidationFailed
 from engine.organization import Assignment
@@ -355,4 +357,24 @@ def model_functions(directory: OrganizationDirectory) -> dict[str, Any]:
             )
         return {"institution_name": institution.name, "institution_remote": institution.remote}
 
-    return {"act_addressee": act_addressee, "reception_institution": reception_institution}
+    def reception_day(day: Any, period_start: Any) -> bool:
+        """`reception`: a reception is recorded for its period, so its date may be late (after
+        the term) but never before the period's first Almaty day."""
+        first = parse_instant(period_start).astimezone(ALMATY).date()
+        if isinstance(day, str) and date.fromisoformat(day) < first:
+            raise ValidationFailed(
+                {
+                    "reception_date": FieldProblem(
+                        "before_period",
+                        f"the reception is recorded for the period from {first.isoformat()}",
+                        first=first.isoformat(),
+                    )
+                }
+            )
+        return True
+
+    return {
+        "act_addressee": act_addressee,
+        "reception_institution": reception_institution,
+        "reception_day": reception_day,
+    }
