@@ -383,6 +383,8 @@ class ScheduleService:
         self.engine = engine
         self.offices = offices
         self._by_definition: dict[int, list[StartSchedule]] = {}
+        #: (process, start event) -> (occurrence, offices) this process knows fully started
+        self._complete: dict[tuple[str, str], tuple[datetime, frozenset[str]]] = {}
 
     def active(self) -> list[tuple[int, StartSchedule]]:
         """(definition id, schedule) of the newest published version of every process."""
@@ -437,24 +439,37 @@ class ScheduleService:
         return out
 
     def fire(self, now: datetime, clock: Any = None) -> int:
-        """Start every case due at `now` that is not started yet; returns how many started."""
+        """Start every case due at `now` that is not started yet; returns how many started.
+
+        A schedule whose latest occurrence this process saw fully started (for the same
+        offices) costs no query in the rounds after: a worker's idle round reads only the
+        newest versions' ids.
+        """
         from .step import SkipStep  # step.py imports this module
 
         started = 0
         for definition_id, sched in self.active():
-            state = self._state(sched, definition_id)
-            if state.retry_at is not None and state.retry_at > now:
-                continue  # a start that failed waits for its backoff
             instant = sched.cycle.latest(now)
-            if instant is None or instant < state.since:
-                continue  # nothing due, or due before the calendar was published
+            if instant is None:
+                continue  # the first occurrence is still to come
+            key = (sched.process_id, sched.start_event)
             try:
-                todo = self._todo(sched, instant)
+                wanted = self._wanted(sched, instant)
             except Exception as exc:  # the domain could not name the offices
                 self._failed(sched, now, f"the offices for start_for could not be found: {exc}")
                 continue
+            seen = (instant, frozenset(o.office_code for o in wanted))
+            if self._complete.get(key) == seen:
+                continue
+            state = self._state(sched, definition_id)
+            if instant < state.since:
+                self._complete[key] = seen  # due before the calendar was published: never
+                continue
+            if state.retry_at is not None and state.retry_at > now:
+                continue  # a start that failed waits for its backoff
             error = None
-            for occurrence in todo:
+            left = False
+            for occurrence in self._not_started(sched, instant, wanted):
                 try:
                     # the steps' start, not the runtime's: a failure is this schedule's one
                     # incident (below), not one per office and attempt
@@ -473,7 +488,7 @@ class ScheduleService:
                 except Busy:
                     if self.engine.db.is_sqlite:
                         raise
-                    continue  # left for the next round
+                    left = True  # left for the next round
                 except Exception as exc:
                     log.exception(
                         "scheduled start %s/%s for office %s failed",
@@ -484,23 +499,32 @@ class ScheduleService:
                     error = f"office {occurrence.office_code or '-'}: {exc}"
             if error is not None:
                 self._failed(sched, now, error)
-            elif state.attempts:
+                continue
+            if state.attempts:
                 self._recovered(sched, now)
+            if not left:
+                self._complete[key] = seen
         return started
 
-    def _todo(self, sched: StartSchedule, instant: datetime) -> list[Occurrence]:
-        wanted: list[Occurrence] = []
+    def _wanted(self, sched: StartSchedule, instant: datetime) -> list[Occurrence]:
+        """One occurrence per office of the levels the event names (one without an office
+        when it names none), each office once, in the resolver's order."""
         if not sched.levels:
-            wanted.append(Occurrence(sched, instant, "", None))
-        else:
-            if self.offices is None:
-                raise InvalidOperation("the engine was given no offices for start_for")
-            seen: set[str] = set()
-            for level in sched.levels:
-                for code in self.offices.resolve((level,)):
-                    if code not in seen:
-                        seen.add(code)
-                        wanted.append(Occurrence(sched, instant, code, level))
+            return [Occurrence(sched, instant, "", None)]
+        if self.offices is None:
+            raise InvalidOperation("the engine was given no offices for start_for")
+        wanted: list[Occurrence] = []
+        seen: set[str] = set()
+        for level in sched.levels:
+            for code in self.offices.resolve((level,)):
+                if code not in seen:
+                    seen.add(code)
+                    wanted.append(Occurrence(sched, instant, code, level))
+        return wanted
+
+    def _not_started(
+        self, sched: StartSchedule, instant: datetime, wanted: list[Occurrence]
+    ) -> list[Occurrence]:
         c = start_table.c
         with self.engine.db.read() as conn:
             done = set(
