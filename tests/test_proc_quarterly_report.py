@@ -233,6 +233,13 @@ def test_what_was_sent_keeps_its_figures_after_new_cases(quarterly: Engine, cloc
     assert (sent["notices"]["3h"]["open"], sent["notices"]["3h"]["overdue"]) == (3, 2)
     assert now["notices"]["3h"]["late"] == 3  # the figures today ...
     kept = quarterly.runtime.data(region.instance_id)["figures"]
+    # the case's history keeps the analysis with the figures it was sent with
+    [closed] = [
+        e["data_after"]
+        for e in quarterly.history.events(region.instance_id)
+        if e["event_type"] == "instance_completed"
+    ]
+    assert closed["figures"] == sent and closed["regional_analysis"].startswith("Рост")
     assert kept == sent  # ... the report keeps its own
     assert quarterly.runtime.data(region.instance_id)["regional_analysis"].startswith("Рост")
 
