@@ -135,7 +135,7 @@ Index(
     "ix_instance_office_created",
     ProcessInstance.office_code,
     ProcessInstance.created_at,
-    ProcessInstance.id,
+    postgresql_include=["id", "process_id", "status"],
 )
 for _flag in ("breached_at", "incident_at"):
     Index(
@@ -154,7 +154,12 @@ class HumanTask(Base):
         Index("ix_human_task_queue", "state", "office_code", "role", "due_at"),
         Index("ix_human_task_assignee", "assignee", "state", "due_at"),
         Index("ix_human_task_instance", "instance_id", "state"),
-        Index("ix_human_task_instance_name", "instance_id", "task_name"),  # indicators
+        Index(  # indicators (migration 0008): covering on PostgreSQL
+            "ix_human_task_instance_name",
+            "instance_id",
+            "task_name",
+            postgresql_include=["state", "due_at", "completed_at", "created_at"],
+        ),
         Index("ix_human_task_remind", "state", "remind_at"),
         Index("ix_human_task_due", "state", "due_at"),
         Index(

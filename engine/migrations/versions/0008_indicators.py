@@ -21,10 +21,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # on PostgreSQL both are covering (INCLUDE): the figures are read from the indexes alone,
+    # a nested loop of index-only probes instead of a scan of every task (4x faster at 100,000
+    # cases); SQLite ignores INCLUDE and reads the rows, which it does fast enough
     op.create_index(
-        "ix_instance_office_created", "process_instance", ["office_code", "created_at", "id"]
+        "ix_instance_office_created",
+        "process_instance",
+        ["office_code", "created_at"],
+        postgresql_include=["id", "process_id", "status"],
     )
-    op.create_index("ix_human_task_instance_name", "human_task", ["instance_id", "task_name"])
+    op.create_index(
+        "ix_human_task_instance_name",
+        "human_task",
+        ["instance_id", "task_name"],
+        postgresql_include=["state", "due_at", "completed_at", "created_at"],
+    )
 
 
 def downgrade() -> None:
