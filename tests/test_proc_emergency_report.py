@@ -59,7 +59,7 @@ REPORT = {
     "persons_count": 3,
     "persons": "А. (ст. 188), Б. (ст. 190), В. (ст. 188)",
     "criminal_articles": "ст. 188, 190 УК",
-    "registration": "Не состоят",
+    "persons_on_register": "Не состоят",
 }
 #: what each task's form requires, unless a test says otherwise
 REQUIRED = {

@@ -60,7 +60,7 @@ CHAIN = {  # what torture_report's tasks require
         "persons_count": 2,
         "persons": "А., Б.",
         "criminal_articles": "ст. 146 УК",
-        "registration": "Не состоят",
+        "persons_on_register": "Не состоят",
     },
     "regional_response": {"response_measures": "Выезд заместителя прокурора области"},
     "onsite_check": {"visited_at": "2026-11-30T18:00:00+05:00", "check_findings": "Подтверждено"},

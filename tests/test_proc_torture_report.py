@@ -39,7 +39,7 @@ REPORT = {  # every item of ¶11.3
     "persons_count": 2,
     "persons": "А., Б.",
     "criminal_articles": "ст. 146 УК",
-    "registration": "Не состоят",
+    "persons_on_register": "Не состоят",
 }
 #: what each task's form requires, unless a test says otherwise
 REQUIRED = {
