@@ -49,6 +49,7 @@ Stable keys of the returned dict (all counts are numbers of cases; S2's reports 
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterator
@@ -190,21 +191,29 @@ class BadPeriod(ValueError):
 
 
 def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple[date, date]:
-    """`from` and `to` as ISO dates (Almaty), both inclusive; missing: the current quarter."""
-    default_start, default_end = quarter_of(today)
-    try:
-        start = date.fromisoformat(raw_from) if raw_from else default_start
-    except ValueError:
-        raise BadPeriod("from must be a date as YYYY-MM-DD", "from") from None
-    try:
-        end = date.fromisoformat(raw_to) if raw_to else default_end
-    except ValueError:
-        raise BadPeriod("to must be a date as YYYY-MM-DD", "to") from None
+    """`from` and `to` as ISO dates (Almaty), both inclusive; missing: the current quarter
+    (present but empty is a mistake, said as such)."""
+    start = _date(raw_from, "from") if raw_from is not None else quarter_of(today)[0]
+    end = _date(raw_to, "to") if raw_to is not None else quarter_of(today)[1]
     if end < start:
         raise BadPeriod("to must not be before from", "to")
     if (end - start).days > MAX_PERIOD_DAYS:
         raise BadPeriod("the period may be at most three years long", "to")
     return start, end
+
+
+def _date(raw: str, name: str) -> date:
+    """YYYY-MM-DD only (Python would also read "20260101" or week dates, which the API's
+    schema does not promise)."""
+    if not _ISO_DATE.fullmatch(raw):
+        raise BadPeriod(f"{name} must be a date as YYYY-MM-DD", name)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadPeriod(f"{name} must be a date as YYYY-MM-DD", name) from None
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def quarter_of(day: date) -> tuple[date, date]:
