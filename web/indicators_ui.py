@@ -324,6 +324,11 @@ def cases() -> Any:
     if error:
         return render_template("indicators/denied.html", message=error), 400
     figure = request.args.get("figure", "")
+    if not figure:  # reached without a figure (a bookmark): say where the figures are
+        return render_template(
+            "indicators/denied.html",
+            message=gettext("Choose a figure on the indicators page: its number lists its cases."),
+        )
     known = {path for path, _ in flat(_empty_shape())}
     sections = {p.split(".")[0] for p in known}
     if figure not in known and figure not in sections:
