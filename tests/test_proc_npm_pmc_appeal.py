@@ -249,6 +249,23 @@ def test_breaches_start_an_act_of_response_from_the_handling_office(domain_engin
     assert (final["received_at"], final["handling_office"]) == (PAYLOAD["received_at"], "ALM-OBL")
 
 
+def test_the_reply_follows_the_sending_of_the_act_not_the_addressees_answer(domain_engine) -> None:
+    """Issue 11: the applicant is answered once the act is sent (signal act_sent at dispatch);
+    the addressee's answer may take a month and is act_routing's own wait."""
+    iid = start(domain_engine)
+    intake(domain_engine, iid, several=True)
+    complete(domain_engine, iid, "organize", handling_choice="regional")
+    complete(domain_engine, iid, "appeal_check", findings="breaches", **ACT, **CHECK)
+    complete(domain_engine, iid, "act_review", decision="forward", review_comment="Подписано")
+    assert "reply" not in tasks(domain_engine, iid)  # not sent yet
+    complete(
+        domain_engine, iid, "act_dispatch", outgoing_number="7-12/44", dispatch_date="2026-11-27"
+    )
+    reply = tasks(domain_engine, iid)["reply"]
+    assert (reply.office_code, reply.due_at) == ("ALM-OBL", DUE)
+    assert domain_engine.runtime.get(iid).status == "running"  # act_routing awaits the answer
+
+
 def test_the_check_records_breaches_and_torture_together(domain_engine) -> None:
     iid = start(domain_engine)
     intake(domain_engine, iid)
