@@ -293,6 +293,45 @@ def org_institutions(as_json: bool) -> None:
         click.echo(f"{r['code']:<14} {r['district_office_code']:<10} {remote:<7} {r['name']}")
 
 
+@org.command("report-term")
+@click.argument("office")
+@click.option("--day", type=int, help="set the day of the month after the quarter (1-28)")
+@click.option("--actor", help="the login setting it: a head of that regional office or an admin")
+@click.option("--json", "as_json", is_flag=True)
+def org_report_term(office: str, day: int | None, actor: str | None, as_json: bool) -> None:
+    """A regional office's term for its districts' quarterly information (¶13.17): shown, or
+    set with --day by --actor under the same rule as every other door (workflows/rights.py)."""
+    from engine.errors import NotFound
+    from workflows.organization import OrganizationDirectory
+    from workflows.quarterly import report_due_day, set_report_term
+    from workflows.rights import Rights
+    from workflows.users import UserDirectory
+
+    engine = _engine()
+    if day is not None:
+        if not actor:
+            raise Problem("say who sets the term: --actor LOGIN")
+        users = UserDirectory(engine.db)
+        try:
+            user = users.get(actor)
+        except NotFound as exc:
+            raise Problem(str(exc)) from None
+        refusal = Rights(OrganizationDirectory(engine.db), lambda _: None).may_set_report_term(
+            user, office
+        )
+        if refusal is not None:
+            raise Problem(refusal.message)
+        try:
+            set_report_term(engine.db, office, day, actor=actor, now=engine.clock.now())
+        except ValueError as exc:
+            raise Problem(str(exc)) from None
+    result = {"office": office, "day": report_due_day(engine.db, office)}
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(f"{office}: the districts report by day {result['day']} of the next month")
+
+
 # -- definitions ---------------------------------------------------------------------------------
 
 

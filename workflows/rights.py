@@ -317,6 +317,18 @@ class Rights:
             )
         return None
 
+    def may_set_report_term(self, user: User, office_code: str) -> Refusal | None:
+        """The districts' term for their quarterly information is the regional prosecutor's
+        to set (¶13.17): a head of that office, or an administrator."""
+        if user.has_role("admin") or (user.active and self.is_head_of(user, office_code)):
+            return None
+        return Refusal(
+            "forbidden",
+            "no_term_role",
+            "only a head of the regional office (or an administrator) sets its districts' term",
+            {"office": office_code},
+        )
+
     # -- starting a case --------------------------------------------------------------------
 
     def may_start_any(self, user: User) -> Refusal | None:
