@@ -258,7 +258,10 @@ def page() -> Any:
             end=end,
             start_label=local_date(start),
             end_label=local_date(end),
-            presets=quarter_presets(_today()),
+            presets=[
+                (gettext("Q%(q)s %(year)s", q=(qs.month - 1) // 3 + 1, year=qs.year), qs, qe)
+                for _label, qs, qe in quarter_presets(_today())
+            ],
             csv_href=url_for("indicators.export", **params),
             computed_at=local_time(engine.clock.now()),
             error=error,
