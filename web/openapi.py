@@ -310,13 +310,15 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "The payload obeys the procedure's start form; values the domain "
                         "computes (offices, remoteness, case id, deadlines) cannot be set. "
-                        "403 when the case's office is outside the user's scope. " + FILE_FIELDS
+                        "403 when the case's office is outside the user's scope; 409 for a "
+                        "procedure that only its calendar starts (a timer start event, e.g. "
+                        "`quarterly_report`, `reception`). " + FILE_FIELDS
                     ),
                     "parameters": [{"$ref": "#/components/parameters/ProcedureId"}],
                     "requestBody": _body(
                         _DATA_REF, "The start form's fields.", example=START_EXAMPLE
                     ),
-                    "responses": _responses(201, _INSTANCE_REF, 400, 403, 404, 413, 422, 503),
+                    "responses": _responses(201, _INSTANCE_REF, 400, 403, 404, 409, 413, 422, 503),
                 }
             },
             "/instances/{instance_id}": {
