@@ -77,7 +77,9 @@ def test_unsafe_scripts_that_slipped_into_a_version_still_cannot_run(
     """A version published before a rule existed must not run code either: checked at run time."""
     import engine.repository as repository_module
 
-    monkeypatch.setattr(repository_module, "check_model_code", lambda tree, name, functions=(): None)
+    monkeypatch.setattr(
+        repository_module, "check_model_code", lambda tree, name, functions=(): None
+    )
     publish_script_model(engine, tmp_path, script)
     iid = engine.runtime.start("script_step", {}, actor="ivanov")
     [prepare] = engine.tasks.list(TaskQuery(instance_id=iid))
