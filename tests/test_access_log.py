@@ -159,6 +159,21 @@ def test_the_cli_lists_a_cases_reads_as_json(
     assert "REFUSED 404" in words.output and "kar.prosecutor" in words.output
 
 
+def test_an_export_from_the_shell_is_an_access_too(
+    app, domain_engine, case, database_url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NADZOR_DATABASE_URL", database_url)
+    monkeypatch.delenv("NADZOR_AUDIT_KEY", raising=False)
+    exported = CliRunner().invoke(main, ["audit", "export", str(case), "--json"])
+    assert exported.exit_code == 0, exported.output
+    result = CliRunner().invoke(main, ["audit", "access", "--case", str(case), "--json"])
+    rows = json.loads(result.output)
+    assert [(r["what"], r["status"], r["path"]) for r in rows] == [
+        ("export", 200, f"nadzor audit export {case}")
+    ]
+    assert rows[0]["login"].startswith("cli:")
+
+
 def test_a_read_the_log_cannot_record_is_not_served(
     app, domain_engine, case, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -585,6 +585,7 @@ def audit_export(case_id: int, as_json: bool) -> None:
         row = conn.execute(
             select(c.audit_seq, c.audit_checkpoint_seq).where(c.id == case_id)
         ).first()
+    _record_cli_read("export", case_id, f"nadzor audit export {case_id}", 200 if row else 404)
     if row is None:
         raise Problem(f"case {case_id} does not exist")
     if row.audit_seq != row.audit_checkpoint_seq:  # steps since the last checkpoint: cover them
@@ -595,6 +596,34 @@ def audit_export(case_id: int, as_json: bool) -> None:
     except NotFound as exc:
         raise Problem(str(exc)) from exc
     click.echo(json.dumps(doc, ensure_ascii=False, indent=None if as_json else 1, default=str))
+
+
+def _record_cli_read(what: str, case_id: int, command: str, status: int) -> None:
+    """A read of a case from the shell is an access like a page's (issue 10: every export by
+    anyone): logged as `cli:<OS user>` before anything is printed, so an unlogged read is not
+    served."""
+    import getpass
+
+    from workflows.access_log import AccessLog, Read
+
+    engine = _engine()
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        who = "?"
+    read = Read(
+        at=engine.clock.now(),
+        login=f"cli:{who}",
+        office_code=None,
+        what=what,
+        instance_id=case_id,
+        task_guid=None,
+        method="CLI",
+        path=command,
+        status=status,
+        ip="local",
+    )
+    AccessLog(engine.db).record(read)
 
 
 @audit.command("verify-export")
