@@ -36,6 +36,8 @@ NOT_CASE_WRITES = {
     "/filters": "the user's own saved queue filters",
     "/filters/<id:filter_id>/delete": "the user's own saved queue filters",
     "/audit/verification": "runs the verification; writes only its result",
+    # an office's setting, no case; its rule refuses auditors (tests/test_report_term.py)
+    "/api/v1/offices/<office_code>/report-term": "a regional office's term for its districts",
 }
 #: read routes for other roles: the auditor is refused (rule -> expected status)
 OTHER_ROLES_PAGES = {

@@ -66,3 +66,39 @@ def test_a_day_past_the_28th_or_a_district_office_is_refused(cli) -> None:
         "org", "report-term", "ALM-TLG", "--day", "4", "--actor", "gp.admin", code=2
     )
     assert "--actor" in cli("org", "report-term", "ALM-OBL", "--day", "4", code=2)
+
+
+# -- the same rule through the REST API -------------------------------------------------------
+
+
+@pytest.fixture
+def api(domain_engine):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+    from workflows.users import UserDirectory
+
+    client = create_app({"NADZOR_ENGINE": domain_engine, "TESTING": True}).test_client()
+    users = UserDirectory(domain_engine.db)
+
+    def call(method: str, login: str, office: str = "ALM-OBL", **kwargs):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {users.issue_token(login)}"}
+        return client.open(
+            f"/api/v1/offices/{office}/report-term", method=method, headers=headers, **kwargs
+        )
+
+    return call
+
+
+def test_the_api_sets_the_term_for_the_regional_head_only(api) -> None:
+    assert api("GET", "tlg.prosecutor").json == {"office": "ALM-OBL", "day": 3}
+    refused = api("PUT", "tlg.head", json={"day": 9})  # a district's head
+    assert (
+        refused.status_code == 403
+        and "only a head of the regional office" in refused.json["detail"]
+    )
+    assert api("PUT", "alm.auditor", json={"day": 9}).status_code == 403
+    assert api("PUT", "alm.head", json={"day": 31}).status_code == 422
+    assert api("GET", "alm.head").json["day"] == 3  # nothing changed
+    done = api("PUT", "alm.head", json={"day": 2})
+    assert (done.status_code, done.json) == (200, {"office": "ALM-OBL", "day": 2})
+    assert api("GET", "tlg.prosecutor").json["day"] == 2
+    assert api("GET", "alm.head", office="ALM-TLG").status_code == 404  # not a regional office

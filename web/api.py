@@ -487,6 +487,44 @@ def get_indicators() -> Any:
     return jsonify(figures(_engine().db, office, start, end, now=_engine().clock.now()))
 
 
+# -- the regional office's term for its districts' quarterly information (¶13.17) -------------
+
+
+def _regional_office(office_code: str) -> str:
+    office = _directory().office(office_code)
+    if office is None or office.level != "regional":
+        raise NotFound(f"no regional office '{office_code[:50]}'")
+    return office.code
+
+
+@api.get("/offices/<office_code>/report-term")
+@authenticated()
+def get_report_term(office_code: str) -> Any:
+    from workflows.quarterly import report_due_day
+
+    code = _regional_office(office_code)
+    return jsonify(office=code, day=report_due_day(_engine().db, code))
+
+
+@api.put("/offices/<office_code>/report-term")
+@authenticated()
+def put_report_term(office_code: str) -> Any:
+    """Set by a head of that regional office or an admin: the rule of workflows/rights.py that
+    `nadzor org report-term` asks too."""
+    from workflows.quarterly import report_due_day, set_report_term
+
+    code = _regional_office(office_code)
+    day = _json_body().get("day")
+    _refuse(rights().may_set_report_term(_user(), code))
+    if not isinstance(day, int) or isinstance(day, bool):
+        raise ApiError(422, "validation", "'day' must be a whole number", {"day": "a number"})
+    try:
+        set_report_term(_engine().db, code, day, actor=_user().login, now=_engine().clock.now())
+    except ValueError as exc:
+        raise ApiError(422, "validation", str(exc), {"day": str(exc)}) from None
+    return jsonify(office=code, day=report_due_day(_engine().db, code))
+
+
 @api.get("/openapi.json")
 def openapi() -> Any:
     from .openapi import openapi_document

@@ -70,6 +70,50 @@ def _body(schema: dict[str, Any], description: str, example: Any = None) -> dict
     return {"required": True, "description": description, "content": content}
 
 
+_TERM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["office", "day"],
+    "properties": {
+        "office": {"type": "string", "description": "The regional office's code."},
+        "day": {"type": "integer", "minimum": 1, "maximum": 28},
+    },
+}
+_OFFICE_CODE = {
+    "name": "office_code",
+    "in": "path",
+    "required": True,
+    "description": "A regional office's code, e.g. ALM-OBL (any other office is 404).",
+    "schema": {"type": "string"},
+}
+#: a regional office's own term for its districts' quarterly information (¶13.17)
+_REPORT_TERM: dict[str, Any] = {
+    "get": {
+        "summary": "A regional office's term for its districts' quarterly information",
+        "description": "The day of the month after the quarter by which the region's district "
+        "offices send their information on the state of supervision (¶13.17; default 3).",
+        "parameters": [_OFFICE_CODE],
+        "responses": _responses(200, _TERM_SCHEMA, 404),
+    },
+    "put": {
+        "summary": "Set a regional office's term for its districts (a head of it, or an admin)",
+        "description": "Applies to the reports of quarters that end after it is set; a case "
+        "keeps the term it opened with. Others get 403; a day outside 1-28 is 422. The same "
+        "rule as `nadzor org report-term`.",
+        "parameters": [_OFFICE_CODE],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["day"],
+                "properties": {"day": {"type": "integer", "minimum": 1, "maximum": 28}},
+            },
+            "The day of the month after the quarter.",
+            example={"day": 2},
+        ),
+        "responses": _responses(200, _TERM_SCHEMA, 400, 403, 404, 422),
+    },
+}
+
+
 #: a start payload of `penalty_room_check` as an integration sends it (README "Procedures")
 START_EXAMPLE = {
     "institution": "UK-161-2",
@@ -431,6 +475,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses(200, {"type": "array", "items": _TASK_REF}, 400, 403),
                 }
             },
+            "/offices/{office_code}/report-term": _REPORT_TERM,
             "/indicators": {
                 "get": {
                     "summary": "Supervision indicators of an office and the offices below it",
