@@ -26,6 +26,7 @@ from .audit_keys import (
 from .errors import NotFound
 from .history import (
     GENESIS,
+    HASHED_FIELDS,
     case_chain,
     case_events,
     checkpoint_hash,
@@ -38,20 +39,6 @@ from .history import (
 from .merkle import leaf_hash, merkle_path, root_from_path
 
 FORMAT = "nadzor-case-export/1"
-HASHED_FIELDS = (
-    "chain",
-    "seq",
-    "instant",
-    "actor",
-    "office_code",
-    "instance_id",
-    "task_guid",
-    "task_name",
-    "event_type",
-    "data_before",
-    "data_after",
-    "prev_hash",
-)
 RULES = (
     "event hash = SHA-256 of the JSON object of the fields in `hashed_fields` (keys sorted, "
     "separators ',' ':', UTF-8 unescaped, instant in UTC ISO 8601 with microseconds); prev_hash "

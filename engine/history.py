@@ -66,21 +66,26 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+#: what an event's hash covers (an export carries exactly these, so an outsider can recompute it)
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "instant",
+    "actor",
+    "office_code",
+    "instance_id",
+    "task_guid",
+    "task_name",
+    "event_type",
+    "data_before",
+    "data_after",
+    "prev_hash",
+)
+
+
 def event_hash(row: dict[str, Any]) -> str:
-    content = {
-        "chain": row["chain"],
-        "seq": row["seq"],
-        "instant": iso_utc(row["instant"]),
-        "actor": row["actor"],
-        "office_code": row["office_code"],
-        "instance_id": row["instance_id"],
-        "task_guid": row["task_guid"],
-        "task_name": row["task_name"],
-        "event_type": row["event_type"],
-        "data_before": row["data_before"],
-        "data_after": row["data_after"],
-        "prev_hash": row["prev_hash"],
-    }
+    content = {name: row[name] for name in HASHED_FIELDS}
+    content["instant"] = iso_utc(row["instant"])
     return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
