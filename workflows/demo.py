@@ -191,12 +191,18 @@ def demo_cases(engine: Engine) -> list[tuple[str, str, dict[str, Any], dict[str,
     ]
 
 
-def _incidents(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
-    """Single incidents (incident_report, ¶11.4, ¶13.5, ¶13.6) of every kind: a fresh one, one
-    whose notice to the region is late (3 h), one whose conclusion is late (20 h)."""
+#: (starting login, institution, kind, hours since receipt, description)
+Report = tuple[str, str, str, float, str]
+
+
+def _reports(
+    engine: Engine, process_id: str, rows: list[Report]
+) -> list[tuple[str, str, dict[str, Any], None]]:
+    """Cases of a procedure whose start payload is `institution, kind, received_at,
+    description` (incident_report, emergency_report)."""
     return [
         (
-            "incident_report",
+            process_id,
             login,
             {
                 "institution": institution,
@@ -206,38 +212,39 @@ def _incidents(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
             },
             None,
         )
-        for login, institution, kind, hours_ago, description in [
+        for login, institution, kind, hours_ago, description in rows
+    ]
+
+
+def _incidents(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
+    """Single incidents (incident_report, ¶11.4, ¶13.5, ¶13.6) of every kind: a fresh one, one
+    whose notice to the region is late (3 h), one whose conclusion is late (20 h)."""
+    return _reports(
+        engine,
+        "incident_report",
+        [
             ("tlg.prosecutor", "UK-161-2", "self_injury", 1, "Осуждённый нанёс себе порезы"),
             ("kar.prosecutor", "UK-159-11", "hunger_strike", 5, "Голодовка в знак протеста"),
             ("knv.prosecutor", "SIZO-ALM", "suicide", 2, "Попытка суицида в камере"),
             ("esl.prosecutor", "SIZO-AST", "special_means", 22, "Применены наручники"),
-        ]
-    ]
+        ],
+    )
 
 
 def _emergencies(engine: Engine) -> list[tuple[str, str, dict[str, Any], None]]:
     """Emergencies (emergency_report, ¶2.12, ¶11.3, ¶13.4, ¶13.8): a fresh hunger strike, a riot
     whose district notice and 1-hour notice are already breached, an unlawful influence on its
     way to the pre-trial register, an escape."""
-    return [
-        (
-            "emergency_report",
-            login,
-            {
-                "institution": institution,
-                "kind": kind,
-                "received_at": _iso(engine, hours_ago),
-                "description": description,
-            },
-            None,
-        )
-        for login, institution, kind, hours_ago, description in [
+    return _reports(
+        engine,
+        "emergency_report",
+        [
             ("esl.prosecutor", "UK-166-4", "hunger_strike", 0.2, "Голодовка 12 осуждённых"),
             ("zhz.prosecutor", "UK-159-21", "riot", 2, "Осуждённые отряда 5 повредили имущество"),
             ("knv.prosecutor", "SIZO-ALM", "unlawful_influence", 4, "Давление на подследственного"),
             ("tlg.prosecutor", "UK-161-2", "escape", 0.4, "Побег осуждённого с работ"),
-        ]
-    ]
+        ],
+    )
 
 
 DEMO_KEY_PREFIX = "demo-"
