@@ -21,18 +21,23 @@ class ModelError(EngineError):
         filename: str | None = None,
         line: int | None = None,
         element_id: str | None = None,
+        element_name: str | None = None,
     ) -> None:
         self.message = message
         self.filename = filename
         self.line = line
         self.element_id = element_id
+        #: the element's name as drawn (a methodologist knows "Проверка", not "Activity_1x2")
+        self.element_name = element_name
         where = []
         if filename:
             where.append(filename)
         if line:
             where.append(f"line {line}")
         if element_id:
-            where.append(f"element '{element_id}'")
+            where.append(
+                f"element '{element_id}' ({element_name})" if element_name else f"element '{element_id}'"
+            )
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
