@@ -35,9 +35,8 @@ class ModelError(EngineError):
         if line:
             where.append(f"line {line}")
         if element_id:
-            where.append(
-                f"element '{element_id}' ({element_name})" if element_name else f"element '{element_id}'"
-            )
+            named = f" ({element_name})" if element_name else ""
+            where.append(f"element '{element_id}'{named}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 

@@ -51,6 +51,12 @@ GRAVITY: tuple[str, ...] = ("forbidden", "hidden", "conflict", "invalid")
 #: who reads a case's trace, and who sees and runs the verification of the whole history
 TRACE_ROLES = ("auditor", "head")
 VERIFY_ROLES = ("auditor", "admin")
+#: who keeps the procedures: reads every version, drafts, checks, tries and compares them
+MODEL_ROLES = ("methodologist", "admin")
+#: who publishes a version (a methodologist answers for the procedure's content and its basis)
+PUBLISH_ROLES = ("methodologist",)
+#: who mends failed cases: retries incidents, migrates cases to a fixed version, cancels a case
+OPERATE_ROLES = ("methodologist", "admin")
 
 
 @dataclass(frozen=True)
@@ -327,6 +333,41 @@ class Rights:
             "no_term_role",
             "only a head of the regional office (or an administrator) sets its districts' term",
             {"office": office_code},
+        )
+
+    # -- procedures: models, versions, failed cases -----------------------------------------
+
+    def may_manage_models(self, user: User) -> Refusal | None:
+        """The Procedures area (versions, drafts, check, try, diff): methodologists and admins.
+        The models hold no case data, so no office scope applies."""
+        if user.active and user.has_role(*MODEL_ROLES):
+            return None
+        return Refusal(
+            "forbidden",
+            "no_model_role",
+            "only methodologists and administrators work on the procedures' models",
+        )
+
+    def may_publish(self, user: User) -> Refusal | None:
+        """A new version takes effect in every office at once: an active methodologist only,
+        whichever door (page, CLI) it comes through."""
+        if user.active and user.has_role(*PUBLISH_ROLES):
+            return None
+        return Refusal(
+            "forbidden",
+            "no_publish_role",
+            "only a methodologist publishes a version of a procedure",
+        )
+
+    def may_operate(self, user: User) -> Refusal | None:
+        """Retry an incident, migrate cases to another version, cancel a failed case: these
+        change running cases of every office, so methodologists and admins only."""
+        if user.active and user.has_role(*OPERATE_ROLES):
+            return None
+        return Refusal(
+            "forbidden",
+            "no_operate_role",
+            "only methodologists and administrators retry, migrate or cancel failed cases",
         )
 
     # -- starting a case --------------------------------------------------------------------
