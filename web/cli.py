@@ -407,6 +407,22 @@ def _fail(as_json: bool, exc: Exception, **details: Any) -> None:
     sys.exit(1)
 
 
+# -- running cases: migration to another version, cancellation ----------------------------------
+
+
+@main.group()
+def cases() -> None:
+    """Running cases: move them to another version of their procedure, cancel one."""
+
+
+# -- incidents -----------------------------------------------------------------------------------
+
+
+@main.group()
+def incidents() -> None:
+    """Failed steps of running cases: list them, retry one after a fix."""
+
+
 # -- indicators ----------------------------------------------------------------------------------
 
 
