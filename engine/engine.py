@@ -14,6 +14,7 @@ from .calendar import DEADLINE_FUNCTIONS
 from .calendar import preload as preload_calendar
 from .clock import Clock, SystemClock
 from .db import Database
+from .drafts import DraftService
 from .errors import ScriptFailed, UnsafeCode
 from .history import case_chain, events_table, verify
 from .management import ManagementService
@@ -105,6 +106,7 @@ class Engine:
         self.management = ManagementService(self)
         self.schedules = ScheduleService(self, start_offices)
         self.history = HistoryService(self)
+        self.drafts = DraftService(self)
 
     def run_step(
         self,

@@ -408,3 +408,21 @@ class AuditVerification(Base):
     trigger: Mapped[str] = mapped_column(String(120))  # "cli" | "worker" | "page:<login>"
     ok: Mapped[bool] = mapped_column(Boolean)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ModelDraft(Base):
+    """A procedure's files being edited before publishing (engine/drafts.py). `revision` moves
+    on every save: a save made against an older revision is refused, not merged."""
+
+    __tablename__ = "model_draft"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("definition.id"))
+    main: Mapped[str] = mapped_column(String(400))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
