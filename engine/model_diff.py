@@ -551,3 +551,33 @@ def changed_ids(diff: dict[str, Any], file: str) -> dict[str, list[str]]:
         if item["file"] == file:
             out[item["change"]].append(item["element_id"])
     return out
+
+
+def version_files(repository: Any, process_id: str, version: int) -> dict[str, str]:
+    """The files of a published version (NotFound when there is no such version)."""
+    getter = getattr(repository, "get_version", None)
+    if getter is not None:
+        return dict(getter(process_id, version).files)
+    from sqlalchemy import select  # a repository without get_version: read the row itself
+
+    from .errors import NotFound
+    from .models import Definition
+
+    table = Definition.__table__
+    with repository.db.read() as conn:
+        files = conn.execute(
+            select(table.c.files).where(
+                table.c.process_id == process_id, table.c.version == version
+            )
+        ).scalar()
+    if files is None:
+        raise NotFound(f"procedure '{process_id}' has no version {version}")
+    return dict(files)
+
+
+def diff_versions(repository: Any, process_id: str, a: int, b: int) -> dict[str, Any]:
+    """`diff_files` of two published versions of one procedure, as `nadzor definitions diff`
+    prints it: the process and both version numbers, then the changes."""
+    before = version_files(repository, process_id, a)
+    after = version_files(repository, process_id, b)
+    return {"process_id": process_id, "version_a": a, "version_b": b, **diff_files(before, after)}

@@ -5,9 +5,17 @@ removed — and nothing where only the drawing moved."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from engine.config import load_settings
 from engine.model_diff import changed_ids, diff_files
+from tests.conftest import BENCH_MODEL
+from web.cli import main
+from workflows.runtime import build_engine
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -239,3 +247,48 @@ def test_penalty_room_check_renamed_check_and_changed_hours() -> None:
     params = props(element(diff, "parameters"))["script"]
     assert "= 24" in params[0] and "= 12" in params[1]
     assert props(element(diff, "placement_check"))["name"][1] == "Проверить водворение (новое)"
+
+
+def test_the_cli_prints_the_diff_of_two_published_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nadzor definitions diff PROCESS_ID A B --json`: the same dict, both version numbers; a
+    version that does not exist is said, exit 1."""
+    monkeypatch.setenv("NADZOR_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("NADZOR_BPMN_DIR", str(tmp_path / "models"))
+    folder = tmp_path / "models" / "bench_penalty_check"
+    folder.mkdir(parents=True)
+    for path in BENCH_MODEL.parent.iterdir():
+        if path.is_file():
+            (folder / path.name).write_bytes(path.read_bytes())
+    main_file = folder / BENCH_MODEL.name
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    engine = build_engine(load_settings())
+    now = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    engine.repository.publish(main_file, actor="metod_gp", now=now)
+    main_file.write_text(
+        main_file.read_text().replace("48 if remote else 24", "72 if remote else 24")
+    )
+    engine.repository.publish(main_file, actor="metod_gp", now=now)
+
+    result = runner.invoke(main, ["definitions", "diff", "bench_penalty_check", "1", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["process_id"], out["version_a"], out["version_b"]) == ("bench_penalty_check", 1, 2)
+    [changed] = out["elements"]
+    assert changed["element_id"] == "check_deadline" and changed["change"] == "changed"
+    assert changed["properties"] == [
+        {
+            "property": "timer_date",
+            "before": "add_hours(placed_at, 48 if remote else 24)",
+            "after": "add_hours(placed_at, 72 if remote else 24)",
+        }
+    ]
+    text = runner.invoke(main, ["definitions", "diff", "bench_penalty_check", "1", "2"]).output
+    assert "24 h / 48 h passed" in text and "72 if remote" in text
+    missing = runner.invoke(
+        main, ["definitions", "diff", "bench_penalty_check", "1", "9", "--json"]
+    )
+    assert missing.exit_code == 1
+    assert json.loads(missing.output)["ok"] is False

@@ -399,6 +399,37 @@ def definitions_publish(file: Path, actor: str, as_json: bool) -> None:
         click.echo(f"{state} {loaded.process_id} v{loaded.version} ({loaded.sha256[:12]})")
 
 
+@definitions.command("diff")
+@click.argument("process_id")
+@click.argument("version_a", type=int)
+@click.argument("version_b", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def definitions_diff(process_id: str, version_a: int, version_b: int, as_json: bool) -> None:
+    """What changed from VERSION_A to VERSION_B of a procedure (engine/model_diff.py): elements,
+    form fields and decision rules, each property before and after."""
+    from engine.errors import NotFound
+    from engine.model_diff import diff_versions
+
+    try:
+        result = diff_versions(_engine().repository, process_id, version_a, version_b)
+    except NotFound as exc:
+        _fail(as_json, exc)
+        return
+    if as_json:
+        _echo_json(result)
+        return
+    for f in result["files"]:
+        click.echo(f"{f['change']:<9} file {f['file']}")
+    for kind, what in (("elements", "element_id"), ("forms", "field"), ("decisions", "rule")):
+        for item in result[kind]:
+            label = item.get("name") or item.get(what) or item.get("decision_id")
+            click.echo(f"{item['change']:<9} {item['file']}: {label} ({item.get(what)})")
+            for p in item["properties"]:
+                click.echo(f"          {p['property']}: {p['before']!s} → {p['after']!s}")
+    if not any(result[k] for k in ("files", "elements", "forms", "decisions")):
+        click.echo("no changes")
+
+
 def _fail(as_json: bool, exc: Exception, **details: Any) -> None:
     if as_json:
         _echo_json({"ok": False, "error": str(exc), **{k: v for k, v in details.items() if v}})
