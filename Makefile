@@ -7,7 +7,11 @@ NADZOR := $(VENV)/bin/nadzor
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-ASSETS := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
+VIEWER := web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
+# the editors (bpmn-js Modeler + properties panel + bpmnlint, form-js editor, dmn-js), bundled
+# from assets/ by esbuild at make time (assets/build.mjs prints how long each bundle takes)
+EDITORS := web/static/vendor/nadzor-modeler/modeler.js web/static/vendor/nadzor-form-editor/form-editor.js web/static/vendor/nadzor-dmn/dmn-modeler.js
+ASSETS := $(VIEWER) $(EDITORS)
 
 .PHONY: run test testdb install install-test db demo lint bench clean assets browser translations messages
 
@@ -22,13 +26,16 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	touch $(TEST_STAMP)
 
 # bpmn.io libraries and Chart.js from npm (package-lock.json pins them), served by the app itself
-$(ASSETS): package.json package-lock.json
+$(VIEWER): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p web/static/vendor/bpmn-js
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets/* web/static/vendor/bpmn-js/
 	mkdir -p web/static/vendor/chart.js
 	cp node_modules/chart.js/dist/chart.umd.min.js web/static/vendor/chart.js/
+
+$(EDITORS) &: $(VIEWER) $(wildcard assets/*)
+	node assets/build.mjs
 
 assets: $(ASSETS)
 
