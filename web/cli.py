@@ -373,6 +373,82 @@ def definitions_validate(file: Path, as_json: bool) -> None:
     )
 
 
+#: the largest --data @file read (the engine's data limit is 256 KiB; more is refused unread)
+MAX_TRY_DATA_BYTES = 1024 * 1024
+
+
+def _try_data(value: str | None) -> Any:
+    """--data: a JSON object, inline or `@file.json`; unreadable or not JSON: a usage error."""
+    if value is None:
+        return {}
+    hint = "'--data'"
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_TRY_DATA_BYTES + 1)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot read '{path}': {exc.strerror}", param_hint=hint
+            ) from exc
+        if len(raw) > MAX_TRY_DATA_BYTES:
+            raise click.BadParameter(
+                f"'{path}' is larger than {MAX_TRY_DATA_BYTES} bytes", param_hint=hint
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(f"'{path}' is not UTF-8 text", param_hint=hint) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); give an object, "
+            'e.g. \'{"institution": "UK-161-2"}\' or @start.json',
+            param_hint=hint,
+        ) from exc
+
+
+@definitions.command("try")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--now", "now_text", default=None, help="ISO instant with offset (default: now)")
+@click.option("--data", "data_text", default=None, help="start data: a JSON object or @file.json")
+@click.option("--json", "as_json", is_flag=True)
+def definitions_try(file: Path, now_text: str | None, data_text: str | None, as_json: bool) -> None:
+    """Run a model in the real engine without publishing it or keeping anything: the tasks
+    with their offices, the timers with their due instants, the path; exit 1 when it fails."""
+    from engine.calendar import to_local
+    from engine.trial import try_path
+
+    file = _model_file(file)
+    data = _try_data(data_text)
+    engine = _engine()
+    now = _parse_instant(now_text) if now_text else engine.clock.now()
+    result = try_path(engine, file, now=now, data=data)
+    if as_json:
+        _echo_json(result)
+    elif result["ok"]:
+        click.echo(f"{result['process_id']}: {result['status']}")
+        click.echo("tasks:" if result["tasks"] else "tasks: none")
+        for t in result["tasks"]:
+            office = t["office_code"] or "no office"
+            click.echo(f"  {t['title']} ({t['name']}) - lane '{t['lane']}' -> {office}")
+        click.echo("timers:" if result["timers"] else "timers: none")
+        for t in result["timers"]:
+            local = to_local(datetime.fromisoformat(t["due_at"]))
+            click.echo(f"  {t['element']}: due {local:%d.%m.%Y %H:%M} Almaty ({t['due_at']})")
+        click.echo("path:")
+        for step in result["path"]:
+            click.echo(f"  {step['name'] or step['element']} ({step['element']})")
+        if result["status"] == "stopped_at_service":
+            click.echo("stopped at a service task: outside systems are not called in a trial")
+    else:
+        click.echo(f"error: {result['error']}", err=True)
+    if not result["ok"]:
+        sys.exit(1)
+
+
 @definitions.command("publish")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--actor", default="cli", show_default=True)
