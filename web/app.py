@@ -29,6 +29,7 @@ from web.audit_search import audit
 from web.audit_trace import audit_trace
 from web.auth import auth, login_manager
 from web.cases_ui import cases_ui
+from web.drafts_ui import DRAFT_BODY_BYTES, DRAFT_ENDPOINTS, drafts_ui
 from web.i18n import init_i18n
 from web.indicators_ui import indicators_ui
 from web.start_ui import start_ui
@@ -153,6 +154,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
     app.register_blueprint(indicators_ui)
+    app.register_blueprint(drafts_ui)
     _install_answers(app)
     _install_busy_answer(app)
 
@@ -172,6 +174,8 @@ def _install_answers(app: Flask) -> None:
         # may send FILE_BODY_BYTES, everything else MAX_CONTENT_LENGTH
         if takes_files(endpoint, values):
             request.max_content_length = max(FILE_BODY_BYTES, app.config["MAX_CONTENT_LENGTH"])
+        elif endpoint in DRAFT_ENDPOINTS:  # a model file of up to 2 MB (engine/drafts.py)
+            request.max_content_length = max(DRAFT_BODY_BYTES, app.config["MAX_CONTENT_LENGTH"])
 
     @app.before_request
     def _refuse_large_bodies() -> None:
