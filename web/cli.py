@@ -522,6 +522,68 @@ def cases() -> None:
     """Running cases: move them to another version of their procedure, cancel one."""
 
 
+@cases.command("migrate")
+@click.option("--process", "process_id", required=True, help="the procedure (process id)")
+@click.option("--to-version", required=True, type=int, help="the version the cases move to")
+@click.option("--from-version", type=int, help="only the running cases of this version")
+@click.option("--case", "case_ids", multiple=True, type=int, help="these cases (repeatable)")
+@click.option("--dry-run", is_flag=True, help="only say what would happen")
+@click.option("--actor", required=True, help="a methodologist's or an admin's login")
+@click.option("--json", "as_json", is_flag=True)
+def cases_migrate(
+    process_id: str,
+    to_version: int,
+    from_version: int | None,
+    case_ids: tuple[int, ...],
+    dry_run: bool,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Move running cases to another version (engine/case_migration.py), each case in its own
+    transaction, deadlines kept; the same rule as the page (workflows/rights.py may_operate).
+    Exit 1 when the actor is refused or no case matched."""
+    from engine import case_migration
+    from engine.errors import NotFound
+    from workflows.organization import OrganizationDirectory
+    from workflows.rights import Rights
+    from workflows.users import UserDirectory
+
+    engine = _engine()
+    try:
+        user = UserDirectory(engine.db).get(actor)
+    except NotFound as exc:
+        _fail(as_json, exc)
+        return
+    refusal = Rights(OrganizationDirectory(engine.db), lambda _: None).may_operate(user)
+    if refusal is not None:
+        _fail(as_json, PermissionError(refusal.message))
+        return
+    try:
+        target = case_migration.definition_id_of(engine, process_id, to_version)
+    except NotFound as exc:
+        _fail(as_json, exc)
+        return
+    ids = list(case_ids) or case_migration.cases_of(engine, process_id, from_version)
+    if not ids:
+        _fail(as_json, LookupError("no running case matched"))
+        return
+    if dry_run:
+        rows = case_migration.plan(engine, ids, target)
+    else:
+        rows = case_migration.migrate(engine, ids, target, actor=actor, now=engine.clock.now())
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        done = r.get("moved", r["can_move"])
+        verb = ("moved" if done else "stays") if not dry_run else ("can move" if done else "stays")
+        click.echo(f"case {r['instance_id']}: v{r['from_version']} -> v{r['to_version']} {verb}")
+        for reason in r["reasons"]:
+            click.echo(f"  why: {reason}")
+        for d in r["deadlines"]:
+            click.echo(f"  {d['name']}: {d['before']} -> {d['after']}")
+
+
 # -- incidents -----------------------------------------------------------------------------------
 
 
