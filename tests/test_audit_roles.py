@@ -45,11 +45,16 @@ OTHER_ROLES_PAGES = {
     "/overview": 403,  # heads: the overview of deadlines
     "/start": 403,  # prosecutors and heads open cases
     "/start/<procedure:process_id>": 403,
+    # methodologists and admins: drafts of procedure models (tests/test_drafts.py)
+    "/procedures/drafts/": 403,
+    "/procedures/drafts/<id:draft_id>": 403,
+    "/procedures/drafts/<id:draft_id>/files": 403,
 }
 #: values for arguments of the rules that are not ids (the task page's actions, queues)
 CHOICES = {
     "action": ["claim", "unclaim", "delegate"],
     "queue": ["office", "mine"],
+    "version": [1],  # a procedure's version (drafts, procedures pages)
 }
 #: what a write sends, so that a route that let the auditor through would change something
 FORM = {
