@@ -419,14 +419,14 @@ _LANGUAGE_WORDS = {
 }
 
 
-def _condition_problem(text: str, what: str) -> str | None:
+def _condition_problem(text: str, where: str) -> str | None:
     found = _dialect_of(text)
     if found is None:
         return None
     dialect, rewrite = found
     head = (
-        f"{what} {text.strip()} is written in {_LANGUAGE_WORDS[dialect]}; conditions in this "
-        "engine are Python expressions over the case data"
+        f"the condition {text.strip()} of {where} is written in {_LANGUAGE_WORDS[dialect]}; "
+        "conditions in this engine are Python expressions over the case data"
     )
     if rewrite:
         return f"{head}. Write it as: {rewrite}"
@@ -559,6 +559,29 @@ def _dmn_cell_problem(text: str, what: str) -> str | None:
     return f"{head}. Write it as: {rewrite}" if rewrite else f"{head}. Rewrite it in Python."
 
 
+def _refuse_cell(
+    at: etree._Element, cell: etree._Element, filename: str, message: str
+) -> ModelError:
+    """A decision cell located as a methodologist finds it: the rule (or input column) and
+    its number in the decision table, e.g. "Answer term, rule 1"."""
+    row = cell.getparent()
+    decision = row.getparent() if row is not None else None
+    while decision is not None and _local(decision.tag) != "decision":
+        decision = decision.getparent()
+    table = (decision.get("name") or decision.get("id")) if decision is not None else None
+    element_id, label = cell.get("id"), None
+    if row is not None and _local(row.tag) in ("rule", "input"):
+        siblings = [e for e in row.itersiblings(preceding=True) if e.tag == row.tag]
+        element_id = row.get("id") or element_id
+        label = f"{_local(row.tag)} {len(siblings) + 1}"
+        if _local(row.tag) == "input" and row.get("label"):
+            label = f"input '{row.get('label')}'"
+    named = ", ".join(x for x in (table, label) if x) or None
+    return ModelError(
+        message, filename=filename, line=at.sourceline, element_id=element_id, element_name=named
+    )
+
+
 def _check_dmn(tree: etree._ElementTree, filename: str) -> None:
     root = tree.getroot()
     for element in root.iter():
@@ -610,7 +633,7 @@ def _check_dmn(tree: etree._ElementTree, filename: str) -> None:
                     _dmn_cell_problem(text, what)
                 )
                 if problem:
-                    raise _refuse(at, filename, problem)
+                    raise _refuse_cell(at, cell, filename, problem)
 
 
 # -- the BPMN checks ---------------------------------------------------------------------------
@@ -629,25 +652,38 @@ _DELEGATES = {
 }
 
 
+def executable_problem(tree: etree._ElementTree, filename: str) -> ModelError | None:
+    """The refusal of a BPMN file none of whose processes is marked executable (None: one is).
+
+    Camunda Modeler and bpmn.io write isExecutable="false" unless told otherwise, Signavio
+    leaves it out; SpiffWorkflow would take a missing attribute for "true", but a methodologist
+    who drew a model for documentation did not mean it to run, so it is refused, naming the
+    process (the one with the most elements, when a collaboration has several pools)."""
+    processes = list(tree.getroot().iter(f"{{{BPMN_NS}}}process"))
+    if not processes or any(p.get("isExecutable") == "true" for p in processes):
+        return None
+    process = max(processes, key=len)
+    written = process.get("isExecutable")
+    said = (
+        f'is marked isExecutable="{written}"'
+        if written is not None
+        else "does not say it is executable (no isExecutable attribute)"
+    )
+    return _refuse(
+        process,
+        filename,
+        f"the {_words(process)} {said}, so there is nothing this engine may run. Mark "
+        'the process executable: in the modeler tick "Executable" in the process\'s '
+        'properties, or write isExecutable="true" on <bpmn:process>.',
+    )
+
+
 def _check_bpmn(tree: etree._ElementTree, filename: str) -> None:
     root = tree.getroot()
     ids = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-    processes = list(root.iter(f"{{{BPMN_NS}}}process"))
-    if processes and not any(p.get("isExecutable") == "true" for p in processes):
-        process = max(processes, key=lambda p: len(p))
-        written = process.get("isExecutable")
-        said = (
-            f'is marked isExecutable="{written}"'
-            if written is not None
-            else "does not say it is executable (no isExecutable attribute)"
-        )
-        raise _refuse(
-            process,
-            filename,
-            f"the {_words(process)} {said}, so there is nothing this engine may run. Mark "
-            'the process executable: in the modeler tick "Executable" in the process\'s '
-            'properties, or write isExecutable="true" on <bpmn:process>.',
-        )
+    problem = executable_problem(tree, filename)
+    if problem is not None:
+        raise problem
     outgoing: dict[str, list[etree._Element]] = {}
     for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         outgoing.setdefault(flow.get("sourceRef") or "", []).append(flow)
@@ -755,14 +791,24 @@ def _check_bpmn(tree: etree._ElementTree, filename: str) -> None:
             where = (
                 _flow_words(owner, ids) if _local(owner.tag) == "sequenceFlow" else _words(owner)
             )
-            problem = _condition_problem(element.text or "", f"the condition of {where}")
+            problem = _condition_problem(element.text or "", where)
             if problem:
                 raise _refuse(element, filename, problem)
         if element.tag in TIMER_TAGS:
+            owner = _owner(element)
             problem = _timer_problem(element.text or "", TIMER_TAGS[element.tag])
             if problem:
-                owner = _owner(element)
                 raise _refuse(element, filename, f"{_words(owner)}: {problem}")
+            if TIMER_TAGS[element.tag] == "timeCycle" and _local(owner.tag) != "startEvent":
+                raise _refuse(
+                    element,
+                    filename,
+                    f"the {_words(owner)} repeats (timeCycle {(element.text or '').strip()}); "
+                    "this engine repeats only a procedure's start on a calendar (a timer start "
+                    "event), not a timer on a task or in the flow. Use a single timer "
+                    "(timeDuration, e.g. PT24H); to remind of an open task, give the task a "
+                    "reminder property instead.",
+                )
         if local in _FLOW_NODES and local not in _SPLITTING:
             flows = outgoing.get(element.get("id") or "", [])
             if len(flows) > 1:
