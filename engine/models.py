@@ -73,7 +73,8 @@ class Definition(Base):
     __tablename__ = "definition"
     __table_args__ = (
         UniqueConstraint("process_id", "version", name="uq_definition_version"),
-        UniqueConstraint("process_id", "sha256", name="uq_definition_sha"),
+        # no unique (process_id, sha256): an older version's content may become current again
+        # under a new number (the way back; migration 0009)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,6 +87,9 @@ class Definition(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_by: Mapped[str] = mapped_column(String(100), default="system")
+    #: what changed and why, and the legal act it follows (written by the methodologist)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ProcessInstance(Base):
