@@ -122,6 +122,12 @@ _TYPE_WORDS = {
     "intermediateThrowEvent": "intermediate throw event",
     "boundaryEvent": "boundary event",
     "sequenceFlow": "sequence flow",
+    "startEvent": "start event",
+    "exclusiveGateway": "exclusive gateway",
+    "inclusiveGateway": "inclusive gateway",
+    "parallelGateway": "parallel gateway",
+    "complexGateway": "complex gateway",
+    "eventBasedGateway": "event-based gateway",
     "process": "process",
 }
 
@@ -641,8 +647,8 @@ def _check_dmn(tree: etree._ElementTree, filename: str) -> None:
 
 def _words(element: etree._Element) -> str:
     kind = _TYPE_WORDS.get(_local(element.tag), _local(element.tag))
-    name = element.get("name")
-    return f"{kind} '{name}'" if name else f"this {kind}"
+    name = (element.get("name") or "").strip() or element.get("id")
+    return f"{kind} '{name}'" if name else kind
 
 
 _DELEGATES = {
@@ -809,6 +815,14 @@ def _check_bpmn(tree: etree._ElementTree, filename: str) -> None:
                     "(timeDuration, e.g. PT24H); to remind of an open task, give the task a "
                     "reminder property instead.",
                 )
+        if local.endswith("Gateway") and not outgoing.get(element.get("id") or ""):
+            raise _refuse(
+                element,
+                filename,
+                f"the {_words(element)} has no outgoing sequence flow, so a case reaching it "
+                "would stop there without ending. Connect it to what follows (or to an end "
+                "event).",
+            )
         if local in _FLOW_NODES and local not in _SPLITTING:
             flows = outgoing.get(element.get("id") or "", [])
             if len(flows) > 1:
@@ -977,7 +991,9 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
         "(<spiffworkflow:calledDecisionId>; in our editor: the task's decision field).",
     ),
     (
-        re.compile(r'No DMN Diagram available with id "([^"]*)", Available DMN ids are: ?(.*)'),
+        re.compile(
+            r'No DMN Diagram available with id "([^"]*)", Available DMN ids are: ?(.*?)\.?$'
+        ),
         "this business rule task calls the decision '{0}', which is in none of the "
         "procedure's DMN files (decisions there: {1}). Add the DMN file with that decision, "
         "or name one of these.",

@@ -7,6 +7,8 @@ whatever the installed lxml's defaults are.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from ..errors import ModelError
@@ -30,7 +32,9 @@ def parse_xml(
 ) -> etree._ElementTree:
     if len(data) > max_bytes:
         raise ModelError(
-            f"file is {len(data):,} bytes; models are limited to {max_bytes:,} bytes",
+            f"the file is {len(data):,} bytes; a model file may have at most {max_bytes:,} "
+            "bytes. Split the procedure into called processes, or remove what does not belong "
+            "in a model (embedded images, pasted documents).",
             filename=filename,
         )
     head = data[:4096].lstrip(b"\xef\xbb\xbf").lower()
@@ -44,10 +48,21 @@ def parse_xml(
     try:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as exc:
-        raise ModelError(f"malformed XML: {exc.msg}", filename=filename, line=exc.lineno) from exc
+        raise ModelError(_malformed(exc), filename=filename, line=exc.lineno) from exc
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise ModelError("DOCTYPE declarations are not allowed in models", filename=filename)
     return tree
+
+
+def _malformed(exc: etree.XMLSyntaxError) -> str:
+    """libxml2's complaint with its place said in words: "at line 2, column 9"."""
+    line, column = exc.position if exc.position else (exc.lineno, None)
+    said = re.sub(r",? line \d+, column \d+\s*$", "", exc.msg or "").strip()
+    where = f"at line {line}, column {column}" if line and column else "in the file"
+    return (
+        f"malformed XML {where}: {said}. The file is not well-formed XML (a tag not closed, a "
+        "quote missing, an & not written as &amp;); export it again from the modeler."
+    )
 
 
 def _line_of(data: bytes, needle: bytes) -> int | None:
