@@ -32,7 +32,7 @@ def parse_xml(
 ) -> etree._ElementTree:
     if len(data) > max_bytes:
         raise ModelError(
-            f"the file is {len(data):,} bytes; a model file may have at most {max_bytes:,} "
+            f"the file is {len(data):,} bytes; model files are limited to {max_bytes:,} "
             "bytes. Split the procedure into called processes, or remove what does not belong "
             "in a model (embedded images, pasted documents).",
             filename=filename,
