@@ -123,8 +123,9 @@ def try_model(
     Returns `{"ok": true, "process_id", "status", "tasks", "timers", "path"}` — status
     `waiting` (open tasks, timers or messages), `completed`, or `stopped_at_service` — or
     `{"ok": false, "error", "line", "element_id", "file", "element_name"}` when the start data
-    breaks the start form (+ `fields`: each offending field's message) or a script of the model
-    fails during the trial (the element where it failed).
+    breaks the start form (+ `fields`: each offending field's message, `problems`: its code
+    and parameters) or a script of the model fails during the trial (the element where it
+    failed).
     """
     if now.tzinfo is None:
         raise ValueError("a trial needs an aware instant")
@@ -181,8 +182,10 @@ def try_model(
 def _trial_definition(conn: Any, model: ParsedModel) -> LoadedDefinition:
     """The draft as a definition the runner can start, with a row that the rollback removes.
 
-    The row's version is the one publishing would give it; its sha256 is a marker of its own
-    (the content may equal a published version's, which the table's unique key would refuse).
+    The case sees the version publishing would give the draft; the row itself carries a
+    negative number of its own, so that the unique (process, version) key never makes a
+    publisher or another trial of the same procedure wait for this transaction (PostgreSQL
+    waits on an uncommitted duplicate key), and a sha256 marker of its own.
     """
     version = (
         conn.execute(
@@ -195,7 +198,7 @@ def _trial_definition(conn: Any, model: ParsedModel) -> LoadedDefinition:
     new_id = conn.execute(
         insert(definition_table).values(
             process_id=model.process_id,
-            version=version,
+            version=-(uuid.uuid4().int % 2**31) - 1,
             sha256="trial-" + uuid.uuid4().hex,
             title=model.title[:500],
             documentation="",
@@ -370,9 +373,18 @@ def _model_failure(exc: ModelError) -> dict[str, Any]:
 def _data_failure(exc: ValidationFailed, model: ParsedModel) -> dict[str, Any]:
     """The start form refused the sample data: which fields, and the start event's place."""
     fields = {key: problem.message for key, problem in exc.fields.items()}
+    # the code and parameters of each problem, for a page that words them in the reader's
+    # language (web/forms.py problem_text) instead of showing the engine's English
+    problems = {
+        key: {"code": problem.code, "params": dict(problem.params), "message": problem.message}
+        for key, problem in exc.fields.items()
+    }
     said = "; ".join(f"{key}: {message}" for key, message in fields.items())
     return _failure(
-        f"the start data breaks the start form: {said}", fields=fields, **_start_element(model)
+        f"the start data breaks the start form: {said}",
+        fields=fields,
+        problems=problems,
+        **_start_element(model),
     )
 
 

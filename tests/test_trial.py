@@ -132,6 +132,7 @@ def test_start_data_the_form_refuses_names_the_fields(domain_engine: Engine) -> 
     assert {"placed_at", "convict_name", "extra"} <= set(result["fields"])
     assert "placed_at" in result["error"] and "convict_name" in result["error"]
     assert result["element_id"] == "start" and isinstance(result["line"], int)
+    assert result["problems"]["convict_name"]["code"] == "required"  # for pages to translate
     not_an_object = try_path(domain_engine, MODEL, now=NOW, data=["x"])  # type: ignore[arg-type]
     assert not_an_object["ok"] is False and "object" in not_an_object["error"]
 
