@@ -390,8 +390,8 @@ def test_page_dry_run_migrate_and_refusal(checks: Engine, tmp_path: Path, clock)
     page = web.get(f"/procedures/penalty_room_check/migrate?from=1&to=2&case={moves.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Проверить законность водворения и условия содержания" in html  # words, not ids
-    assert "25.11.2026 09:30" in html  # the deadline in Almaty time
+    assert "Проверить водворение и условия содержания" in html  # words, not ids
+    assert "25.11.2026, 09:30" in html  # the deadline in Almaty time
     token = _csrf(html)
     # a prosecutor's POST is refused and changes nothing
     refused = prosecutor.post(
@@ -414,4 +414,4 @@ def test_page_dry_run_migrate_and_refusal(checks: Engine, tmp_path: Path, clock)
     assert answer.status_code == 200
     assert instance(checks, moves.id).version == 2
     assert instance(checks, stays.id).version == 1
-    assert "перенесено" in answer.get_data(as_text=True).lower()
+    assert "Перенесено дел: 1 из 1." in answer.get_data(as_text=True)
