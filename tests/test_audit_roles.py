@@ -49,6 +49,12 @@ OTHER_ROLES_PAGES = {
     "/procedures/drafts/": 403,
     "/procedures/drafts/<id:draft_id>": 403,
     "/procedures/drafts/<id:draft_id>/files": 403,
+    # methodologists and admins: the procedures' versions (tests/test_procedures_pages.py)
+    "/procedures/": 403,
+    "/procedures/<procedure:process_id>": 403,
+    "/procedures/<procedure:process_id>/v<int:version>": 403,
+    "/procedures/<procedure:process_id>/v<int:version>/download": 403,
+    "/procedures/<procedure:process_id>/diff": 403,
 }
 #: values for arguments of the rules that are not ids (the task page's actions, queues)
 CHOICES = {

@@ -33,6 +33,7 @@ from web.drafts_ui import DRAFT_BODY_BYTES, DRAFT_ENDPOINTS, drafts_ui
 from web.i18n import init_i18n
 from web.indicators_ui import indicators_ui
 from web.migration_ui import migration_ui
+from web.procedures_ui import procedures_ui
 from web.start_ui import start_ui
 from web.tasks_ui import tasks_ui
 from workflows.organization import OrganizationDirectory
@@ -155,6 +156,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
     app.register_blueprint(indicators_ui)
+    app.register_blueprint(procedures_ui)
     app.register_blueprint(migration_ui)
     app.register_blueprint(drafts_ui)
     _install_answers(app)

@@ -97,6 +97,10 @@ def is_auditor_only(user: User) -> bool:
 
 def landing_url(user: User) -> str:
     """Where a user lands after signing in."""
+    from .procedures_ui import is_methodologist_only  # a methodologist works on the models
+
+    if is_methodologist_only(user):
+        return url_for("procedures.procedure_list")
     return url_for("audit.search") if is_auditor_only(user) else url_for("tasks.office_queue")
 
 

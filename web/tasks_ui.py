@@ -104,7 +104,10 @@ def task_row(task: TaskView, now: datetime) -> dict[str, Any]:
 @login_required
 def index() -> Any:
     from .audit_search import is_auditor_only  # an auditor's start page is the audit search
+    from .procedures_ui import is_methodologist_only  # a methodologist's: the Procedures area
 
+    if is_methodologist_only(current_user.user):
+        return redirect(url_for("procedures.procedure_list"))
     if is_auditor_only(current_user.user):
         return redirect(url_for("audit.search"))
     return redirect(url_for("tasks.queue", queue="office"))
