@@ -84,26 +84,10 @@ def try_files(
 ) -> dict[str, Any]:
     """Validate a file set held in memory (a draft) and try it: the CLI JSON (see module)."""
     try:
-        parse_files = getattr(engine.repository, "parse_files", None)
-        model = parse_files(files, main) if parse_files else _parse_in_folder(engine, files, main)
+        model = engine.repository.parse_files(files, main)
     except ModelError as exc:
         return _model_failure(exc)
     return try_model(engine, model, now=now, data=data)
-
-
-def _parse_in_folder(engine: Engine, files: dict[str, str], main: str) -> ParsedModel:
-    """Until `Repository.parse_files` exists: the file set written to a temporary folder."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="nadzor-trial-") as folder:
-        root = Path(folder).resolve()
-        for key, text in files.items():
-            target = (root / key).resolve()
-            if root not in target.parents:
-                raise ModelError("a file name may not leave its folder", filename=key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        return engine.repository.parse_file(root / main)
 
 
 def try_path(engine: Engine, path: Path, *, now: datetime, data: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,17 @@ def test_a_draft_held_in_memory_is_tried_from_its_files(domain_engine: Engine) -
     assert result["tasks"][0]["office_code"] == "ALM-TLG"
 
 
+def test_the_published_version_itself_can_be_tried(domain_engine: Engine) -> None:
+    """A draft opened from v1 and not yet changed has v1's content: trying it works and
+    publishes nothing."""
+    loaded, _ = domain_engine.repository.publish(MODEL, note="v1", now=NOW)
+    before = row_counts(domain_engine)
+    result = try_files(domain_engine, loaded.files, loaded.main_file, now=NOW, data=START)
+    assert result["ok"] is True and result["timers"][0]["due_at"] == "2026-11-25T04:30:00+00:00"
+    assert row_counts(domain_engine) == before
+    assert [v["version"] for v in domain_engine.repository.versions("penalty_room_check")] == [1]
+
+
 def test_a_broken_model_is_refused_with_its_file_line_and_element(
     domain_engine: Engine, tmp_path: Path
 ) -> None:
