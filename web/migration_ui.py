@@ -15,9 +15,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
 
 from engine import case_migration
 from engine.errors import NotFound
@@ -239,12 +240,26 @@ def _defaults(
     return source, latest
 
 
+def _back_url(pid: str) -> str | None:
+    """The procedure's own page when the Procedures area is there (it is another blueprint)."""
+    for endpoint, args in (
+        ("procedures.versions", {"process_id": pid}),
+        ("procedures.procedure_list", {}),
+    ):
+        try:
+            return url_for(endpoint, **args)
+        except BuildError:
+            continue
+    return None
+
+
 def _render(pid: str, versions: list[dict[str, Any]], **context: Any) -> Any:
     title = procedure_title(pid, locale_code(), versions[0]["title"])
     return render_template(
         "migration/page.html",
         pid=pid,
         title=title,
+        back_url=_back_url(pid),
         versions=[
             {
                 "version": v["version"],
