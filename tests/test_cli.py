@@ -14,6 +14,7 @@ from engine.config import load_settings
 from engine.models import AuditEvent
 from tests.conftest import BENCH_MODEL, FIXTURES
 from web.cli import main
+from workflows.demo import seed_organization
 from workflows.runtime import build_engine
 
 
@@ -32,10 +33,24 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     return invoke
 
 
+def _methodologist() -> None:
+    """The demo organization: publishing takes a methodologist (gp.methodologist)."""
+    engine = build_engine(load_settings())
+    try:
+        seed_organization(engine)
+    finally:
+        engine.db.dispose()
+
+
+PUBLISH_AS = ("--actor", "gp.methodologist", "--note", "first version")
+
+
 def test_publish_list_and_a_second_publish_changes_nothing(cli) -> None:
-    first = json.loads(cli("definitions", "publish", str(BENCH_MODEL), "--json"))
-    again = json.loads(cli("definitions", "publish", str(BENCH_MODEL), "--json"))
+    _methodologist()
+    first = json.loads(cli("definitions", "publish", str(BENCH_MODEL), *PUBLISH_AS, "--json"))
+    again = json.loads(cli("definitions", "publish", str(BENCH_MODEL), *PUBLISH_AS, "--json"))
     assert first["created"] is True and again["created"] is False
+    assert first["note"] == again["note"] == "first version"
     assert first["version"] == again["version"] == 1
     [row] = json.loads(cli("definitions", "list", "--json"))
     assert (row["process_id"], row["version"], row["sha256"]) == (
@@ -57,7 +72,8 @@ def test_validate_names_the_problem_and_exits_1(cli, tmp_path: Path) -> None:
 
 
 def test_timers_fire_catches_up_as_of_the_given_instant(cli) -> None:
-    cli("definitions", "publish", str(BENCH_MODEL))
+    _methodologist()
+    cli("definitions", "publish", str(BENCH_MODEL), *PUBLISH_AS)
     engine = build_engine(load_settings())  # the wall clock: the deadline must lie ahead of it
     placed = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     engine.runtime.start(

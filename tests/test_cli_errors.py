@@ -98,7 +98,8 @@ def test_a_database_folder_that_cannot_be_made(nadzor, tmp_path: Path) -> None:
 def test_a_folder_given_as_a_model(nadzor, tmp_path: Path, command: str) -> None:
     url = f"sqlite:///{tmp_path / 'nadzor.db'}"
     upgrade(url)
-    code, lines = nadzor(url, "definitions", command, str(BENCH_MODEL.parent))
+    said = ("--actor", "gp.methodologist", "--note", "n") if command == "publish" else ()
+    code, lines = nadzor(url, "definitions", command, str(BENCH_MODEL.parent), *said)
     assert code == 2 and len(lines) == 1, lines
     assert "is a folder: give the model's .bpmn file, e.g." in lines[0]
     assert BENCH_MODEL.name in lines[0]

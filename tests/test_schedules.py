@@ -281,7 +281,8 @@ def test_timers_fire_now_starts_the_due_occurrence(
     engine = build_engine(load_settings())
     try:
         seed_organization(engine)
-        cli("definitions", "publish", str(MODEL))  # published now (the wall clock)
+        # published now (the wall clock), by a methodologist of the demo organization
+        cli("definitions", "publish", str(MODEL), "--actor", "gp.methodologist", "--note", "v1")
         due = parse_cycle("R/2026-01-01T00:00:00+05:00/P3M").next_after(datetime.now(UTC))
         assert due is not None
         out = json.loads(cli("timers", "fire", "--now", due.isoformat()))

@@ -451,27 +451,65 @@ def definitions_try(file: Path, now_text: str | None, data_text: str | None, as_
 
 @definitions.command("publish")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--actor", default="cli", show_default=True)
+@click.option("--actor", required=True, help="the publishing methodologist's login")
+@click.option("--note", required=True, help="what changed and why (kept in the history)")
+@click.option("--legal-basis", "legal_basis", default="", help="the legal act (¶) it follows")
 @click.option("--json", "as_json", is_flag=True)
-def definitions_publish(file: Path, actor: str, as_json: bool) -> None:
-    """Publish a model as a new immutable version (same content: nothing new)."""
+def definitions_publish(file: Path, actor: str, note: str, legal_basis: str, as_json: bool) -> None:
+    """Publish a model as the procedure's new current version, with a change note; it counts at
+    once in every running server and worker. Same content as the current version: nothing new;
+    an older version's content: a new version number (the way back). --actor must be an active
+    methodologist (workflows/rights.py may_publish, the rule of every door); exit 1 otherwise."""
+    from engine.errors import ConflictError, InvalidOperation, NotFound
+    from workflows.organization import OrganizationDirectory
+    from workflows.rights import Rights
+    from workflows.users import UserDirectory
+
     file = _model_file(file)
     engine = _engine()
     try:
-        loaded, created = engine.repository.publish(file, actor=actor, now=engine.clock.now())
+        user = UserDirectory(engine.db).get(actor)
+    except NotFound:
+        _fail(as_json, LookupError(f"user '{actor}' does not exist: give a methodologist's login"))
+        return
+    if not user.active:
+        _fail(as_json, PermissionError(f"user '{actor}' is deactivated and publishes nothing"))
+        return
+    refusal = Rights(OrganizationDirectory(engine.db), lambda _: None).may_publish(user)
+    if refusal is not None:
+        _fail(as_json, PermissionError(f"{actor}: {refusal.message}"))
+        return
+    if not note.strip():
+        _fail(as_json, ValueError("--note is required: say what changed and why"))
+        return
+    try:
+        loaded, created = engine.repository.publish(
+            file, actor=actor, note=note, legal_basis=legal_basis, now=engine.clock.now()
+        )
     except ModelError as exc:
-        _fail(as_json, exc, filename=exc.filename, line=exc.line, element_id=exc.element_id)
+        _fail(
+            as_json,
+            exc,
+            filename=exc.filename,
+            line=exc.line,
+            element_id=exc.element_id,
+            element_name=exc.element_name,
+        )
+        return
+    except (InvalidOperation, ConflictError) as exc:
+        _fail(as_json, exc)
         return
     result = {
         "process_id": loaded.process_id,
         "version": loaded.version,
         "sha256": loaded.sha256,
         "created": created,
+        "note": loaded.note,
     }
     if as_json:
         _echo_json(result)
     else:
-        state = "published" if created else "unchanged, already"
+        state = "published" if created else "unchanged, already current:"
         click.echo(f"{state} {loaded.process_id} v{loaded.version} ({loaded.sha256[:12]})")
 
 
