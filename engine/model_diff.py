@@ -555,24 +555,7 @@ def changed_ids(diff: dict[str, Any], file: str) -> dict[str, list[str]]:
 
 def version_files(repository: Any, process_id: str, version: int) -> dict[str, str]:
     """The files of a published version (NotFound when there is no such version)."""
-    getter = getattr(repository, "get_version", None)
-    if getter is not None:
-        return dict(getter(process_id, version).files)
-    from sqlalchemy import select  # a repository without get_version: read the row itself
-
-    from .errors import NotFound
-    from .models import Definition
-
-    table = Definition.__table__
-    with repository.db.read() as conn:
-        files = conn.execute(
-            select(table.c.files).where(
-                table.c.process_id == process_id, table.c.version == version
-            )
-        ).scalar()
-    if files is None:
-        raise NotFound(f"procedure '{process_id}' has no version {version}")
-    return dict(files)
+    return dict(repository.get_version(process_id, version).files)
 
 
 def diff_versions(repository: Any, process_id: str, a: int, b: int) -> dict[str, Any]:

@@ -122,11 +122,16 @@ def test_the_list_names_each_procedure_its_versions_cases_and_outdated_callers(s
     assert "v2" in row and "<td>2</td>" in row and "<td>1</td>" in row  # 2 versions, 1 case
     routing = re.search(r'<tr data-process="act_routing">(.*?)</tr>', page, re.S).group(1)
     assert "Проверка водворения в ШИЗО / ПКТ" in routing  # called by
-    assert "outdated" in routing and "v3" not in routing
-    assert "опубликуйте" in routing.lower() or "publish" in routing.lower()
+    assert "outdated" in routing
+    # penalty_room_check v2 froze act_routing v1 in; act_routing is at v2 now
+    assert "v2 включает «Направление актов прокурорского надзора" in routing
+    assert "(п. 12, 14)» v1; опубликуйте" in routing
+    assert "опубликуйте «Проверка водворения" in routing and "использовала v2" in routing
+    penalty = re.search(r'<tr data-process="penalty_room_check">(.*?)</tr>', page, re.S).group(1)
+    assert "outdated" not in penalty
     english = text(client(site, "tlg.methodologist", "en").get("/procedures/"))
     assert "Penalty-room placement check (¶11.6, ¶13.9, ¶13.12)" in english
-    assert "publish Penalty-room placement check" in english
+    assert re.search(r"v2 includes .+ v1; publish Penalty-room placement check", english)
 
 
 def test_the_versions_table_names_people_and_times_and_offers_a_comparison(site) -> None:

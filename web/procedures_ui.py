@@ -33,12 +33,10 @@ from flask import (
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from lxml import etree
-from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from engine.errors import ModelError, NotFound
 from engine.model_diff import BPMN, SPIFF, changed_ids, diff_files
-from engine.models import Definition, ProcessInstance
 from engine.safety.xmlparse import parse_xml
 from workflows.catalogue import procedure_title
 from workflows.rights import Refusal
@@ -55,8 +53,6 @@ procedures_ui.record(register_converters)  # web/ids.py: impossible ids are 404 
 
 #: a process id as models write it (anything else is no procedure: 404 before any query)
 PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
-#: cases that are over: not counted as running on a version
-FINISHED = ("completed", "cancelled")
 
 TYPES: dict[str, Any] = {
     "process": lazy_gettext("procedure"),
@@ -242,138 +238,37 @@ def _yes_no(value: Any) -> str:
 # -- the repository's answers (engine/repository.py) -------------------------------------------
 
 
-def _running(definition_ids: list[int]) -> dict[int, int]:
-    if not definition_ids:
-        return {}
-    pi = ProcessInstance.__table__.c
-    with _engine().db.read() as conn:
-        rows = conn.execute(
-            select(pi.definition_id, func.count())
-            .where(pi.definition_id.in_(definition_ids), pi.status.not_in(FINISHED))
-            .group_by(pi.definition_id)
-        ).all()
-    return {r[0]: r[1] for r in rows}
-
-
 def _versions(process_id: str) -> list[dict[str, Any]]:
-    """The procedure's versions, newest first (Repository.versions)."""
-    repo = _repo()
-    if hasattr(repo, "versions"):
-        return list(repo.versions(process_id))
-    d = Definition.__table__.c
-    with _engine().db.read() as conn:
-        rows = [
-            dict(r)
-            for r in conn.execute(
-                select(
-                    d.id,
-                    d.process_id,
-                    d.version,
-                    d.sha256,
-                    d.title,
-                    d.published_at,
-                    d.published_by,
-                )
-                .where(d.process_id == process_id)
-                .order_by(d.version.desc())
-            ).mappings()
-        ]
-    counts = _running([r["id"] for r in rows])
-    for r in rows:
-        r.update(note="", legal_basis="", running_cases=counts.get(r["id"], 0))
-    return rows
+    """The procedure's versions, newest first (404: it was never published)."""
+    try:
+        return list(_repo().versions(process_id))
+    except NotFound:
+        abort(404)
 
 
 def _version(process_id: str, version: int) -> Any:
     """A published version (404 when there is none)."""
-    repo = _repo()
     try:
-        if hasattr(repo, "get_version"):
-            return repo.get_version(process_id, version)
-        found = [r for r in _versions(process_id) if r["version"] == version]
-        if not found:
-            raise NotFound(f"procedure '{process_id}' has no version {version}")
-        return repo.get(found[0]["id"])
+        return _repo().get_version(process_id, version)
     except NotFound:
         abort(404)
 
 
 def _callers(process_id: str) -> list[dict[str, Any]]:
     """Procedures whose latest version holds a copy of this one, and whether it is outdated."""
-    repo = _repo()
-    if hasattr(repo, "callers"):
-        return list(repo.callers(process_id))
-    latest = {}
-    for row in repo.list():
-        latest[row["process_id"]] = row
-    own = latest.get(process_id)
-    if own is None:
+    try:
+        return list(_repo().callers(process_id))
+    except NotFound:
         return []
-    own_files = _own_files(repo.get(own["id"]).files, process_id)
-    out = []
-    for pid, row in sorted(latest.items()):
-        if pid == process_id:
-            continue
-        copy = _own_files(repo.get(row["id"]).files, process_id)
-        if copy:
-            out.append(
-                {
-                    "process_id": pid,
-                    "version": row["version"],
-                    "frozen_sha256": "",
-                    "outdated": copy != own_files,
-                }
-            )
-    return out
-
-
-def _own_files(files: dict[str, str], process_id: str) -> dict[str, str]:
-    return {k: v for k, v in files.items() if k.startswith(process_id + "/")}
-
-
-def _procedures() -> list[dict[str, Any]]:
-    repo = _repo()
-    if hasattr(repo, "procedures"):
-        return list(repo.procedures())
-    rows: dict[str, dict[str, Any]] = {}
-    for row in repo.list():
-        entry = rows.setdefault(row["process_id"], {"process_id": row["process_id"], "ids": []})
-        entry.update(title=row["title"], latest_version=row["version"], latest_id=row["id"])
-        entry["ids"].append(row["id"])
-    counts = _running([i for r in rows.values() for i in r["ids"]])
-    out = []
-    for pid, entry in sorted(rows.items()):
-        out.append(
-            {
-                "process_id": pid,
-                "title": entry["title"],
-                "latest_version": entry["latest_version"],
-                "latest_id": entry["latest_id"],
-                "versions": len(entry["ids"]),
-                "running_cases": sum(counts.get(i, 0) for i in entry["ids"]),
-                "calls": [],
-                "callers": [c["process_id"] for c in _callers(pid)],
-            }
-        )
-    return out
 
 
 # -- reading a version's files in words --------------------------------------------------------
 
 
 def _main_file(definition: Any) -> str | None:
-    """The key of the file defining the version's process (LoadedDefinition.main_file)."""
+    """The key of the file defining the version's process."""
     main = getattr(definition, "main_file", None)
-    if main:
-        return main
-    for name, text in sorted(definition.files.items()):
-        if (
-            name.endswith(".bpmn")
-            and process_ids(text)
-            and definition.process_id in (process_ids(text))
-        ):
-            return name
-    return None
+    return main if main in definition.files else None
 
 
 @lru_cache(maxsize=128)
@@ -628,43 +523,59 @@ def _title_of(process_id: str, latest_id: int | None = None) -> str:
         return procedure_title(process_id, locale_code())
 
 
-def _outdated_warning(caller: dict[str, Any], callee: str, callee_version: int | None) -> str:
+def _outdated_warning(caller: dict[str, Any], callee: str, callee_version: int) -> str:
+    """ "torture_report v2 includes emergency_report v1; publish torture_report again to use
+    v3", with the procedures' titles (a copy that matches no published version: "an earlier
+    copy")."""
+    params = {
+        "caller": _title_of(caller["process_id"]),
+        "caller_version": caller["version"],
+        "callee": _title_of(callee),
+        "callee_version": callee_version,
+    }
+    if caller.get("frozen_version"):
+        return gettext(
+            "%(caller)s v%(caller_version)s includes %(callee)s v%(frozen_version)s; publish "
+            "%(caller)s again to use v%(callee_version)s.",
+            frozen_version=caller["frozen_version"],
+            **params,
+        )
     return gettext(
         "%(caller)s v%(caller_version)s includes an earlier copy of %(callee)s; publish "
         "%(caller)s again to use v%(callee_version)s.",
-        caller=_title_of(caller["process_id"], None),
-        caller_version=caller["version"],
-        callee=_title_of(callee, None),
-        callee_version=callee_version,
+        **params,
     )
+
+
+def _caller_rows(
+    process_id: str, latest_version: int, callers: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The procedures that call this one, each with its warning when its copy is outdated."""
+    return [
+        {
+            "process_id": c["process_id"],
+            "title": _title_of(c["process_id"]),
+            "version": c["version"],
+            "outdated": c["outdated"],
+            "warning": _outdated_warning(c, process_id, latest_version) if c["outdated"] else "",
+        }
+        for c in (callers if callers is not None else _callers(process_id))
+    ]
 
 
 @procedures_ui.get("/procedures/")
 def procedure_list() -> Any:
-    rows = []
-    for p in _procedures():
-        callers = _callers(p["process_id"])
-        rows.append(
-            {
-                "process_id": p["process_id"],
-                "title": _title_of(p["process_id"], p.get("latest_id")),
-                "latest_version": p["latest_version"],
-                "versions": p["versions"],
-                "running_cases": p["running_cases"],
-                "callers": [
-                    {
-                        "process_id": c["process_id"],
-                        "title": _title_of(c["process_id"], None),
-                        "version": c["version"],
-                        "outdated": c["outdated"],
-                        "warning": _outdated_warning(c, p["process_id"], p["latest_version"])
-                        if c["outdated"]
-                        else "",
-                    }
-                    for c in callers
-                ],
-            }
-        )
+    rows = [
+        {
+            "process_id": p["process_id"],
+            "title": _title_of(p["process_id"], p["latest_id"]),
+            "latest_version": p["latest_version"],
+            "versions": p["versions"],
+            "running_cases": p["running_cases"],
+            "callers": _caller_rows(p["process_id"], p["latest_version"], p["callers"]),
+        }
+        for p in _repo().procedures()
+    ]
     return render_template(
         "procedures/list.html",
         procedures=rows,
@@ -719,19 +630,6 @@ def versions(process_id: str) -> Any:
     )
 
 
-def _caller_rows(process_id: str, latest_version: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "process_id": c["process_id"],
-            "title": _title_of(c["process_id"], None),
-            "version": c["version"],
-            "outdated": c["outdated"],
-            "warning": _outdated_warning(c, process_id, latest_version) if c["outdated"] else "",
-        }
-        for c in _callers(process_id)
-    ]
-
-
 @procedures_ui.get("/procedures/<procedure:process_id>/v<int:version>")
 def version_page(process_id: str, version: int) -> Any:
     pid = _pid(process_id)
@@ -762,9 +660,7 @@ def version_page(process_id: str, version: int) -> Any:
         diagram=_diagram_data(definition),
         documentation=steps["documentation"],
         steps=steps["steps"],
-        calls=[
-            {"process_id": c, "title": _title_of(c, None)} for c in dict.fromkeys(steps["calls"])
-        ],
+        calls=[{"process_id": c, "title": _title_of(c)} for c in dict.fromkeys(steps["calls"])],
         forms=_form_tables(definition.files),
         decisions=_decision_tables(definition.files),
         files=sorted(definition.files),
@@ -775,7 +671,12 @@ def version_page(process_id: str, version: int) -> Any:
             pid=pid,
             version=version,
         ),
-        migrate_url=_url("migration.page", f"/procedures/{pid}/migrate", process_id=pid),
+        migrate_url=_url(
+            "migration.page",
+            f"/procedures/{pid}/migrate?from={version}",
+            process_id=pid,
+            **{"from": version},
+        ),
     )
 
 
