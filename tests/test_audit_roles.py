@@ -45,6 +45,9 @@ OTHER_ROLES_PAGES = {
     "/overview": 403,  # heads: the overview of deadlines
     "/start": 403,  # prosecutors and heads open cases
     "/start/<procedure:process_id>": 403,
+    # methodologists and admins: failed cases (tests/test_incidents_ops.py)
+    "/operations/incidents": 403,
+    "/api/v1/incidents": 403,
     # methodologists and admins: drafts of procedure models (tests/test_drafts.py)
     "/procedures/drafts/": 403,
     "/procedures/drafts/<id:draft_id>": 403,
@@ -55,6 +58,8 @@ OTHER_ROLES_PAGES = {
     "/procedures/<procedure:process_id>/v<int:version>": 403,
     "/procedures/<procedure:process_id>/v<int:version>/download": 403,
     "/procedures/<procedure:process_id>/diff": 403,
+    # methodologists and admins: moving running cases (tests/test_case_migration.py)
+    "/procedures/<procedure:process_id>/migrate": 403,
 }
 #: values for arguments of the rules that are not ids (the task page's actions, queues)
 CHOICES = {

@@ -276,7 +276,7 @@ def _render(pid: str, versions: list[dict[str, Any]], **context: Any) -> Any:
     )
 
 
-@migration_ui.get("/procedures/<process_id>/migrate")
+@migration_ui.get("/procedures/<procedure:process_id>/migrate")
 @login_required
 def page(process_id: str) -> Any:
     refused = _check()
@@ -315,7 +315,7 @@ def page(process_id: str) -> Any:
     ), (400 if error else 200)
 
 
-@migration_ui.post("/procedures/<process_id>/migrate")
+@migration_ui.post("/procedures/<procedure:process_id>/migrate")
 @login_required
 def migrate(process_id: str) -> Any:
     refused = _check()
