@@ -20,6 +20,7 @@ rolled-back case id may be reused by a real case later).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -360,7 +361,11 @@ def _data_failure(exc: ValidationFailed, model: ParsedModel) -> dict[str, Any]:
     # the code and parameters of each problem, for a page that words them in the reader's
     # language (web/forms.py problem_text) instead of showing the engine's English
     problems = {
-        key: {"code": problem.code, "params": dict(problem.params), "message": problem.message}
+        key: {
+            "code": problem.code,
+            "params": json.loads(json.dumps(problem.params, default=str)),  # JSON, whatever
+            "message": problem.message,
+        }
         for key, problem in exc.fields.items()
     }
     said = "; ".join(f"{key}: {message}" for key, message in fields.items())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, table
 
+from engine.config import Settings
+from engine.db import Database
 from engine.engine import Engine
+from engine.errors import Busy
 from engine.trial import try_files, try_path
 from tests.conftest import BPMN_DIR
 from web.cli import main
+from workflows.runtime import build_engine
 
 MODEL = BPMN_DIR / "penalty_room_check" / "penalty_room_check.bpmn"
 NOW = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # 10:00 in Almaty
@@ -205,6 +210,64 @@ def test_nothing_of_any_trial_persists(domain_engine: Engine, tmp_path: Path) ->
     case = domain_engine.runtime.start("penalty_room_check", START, actor="integration")
     assert domain_engine.runtime.get(case).status == "running"
     assert domain_engine.runtime.data(case)["supervising_office"] == "ALM-TLG"
+
+
+class _PublishMeanwhile:
+    """The engine's organization, publishing from another connection (another thread, as
+    another server would) while the trial's step assigns its first task."""
+
+    def __init__(self, inner: Any, publish: Any) -> None:
+        self.inner, self.publish, self.outcome = inner, publish, None
+
+    def assign(self, lane: Any, data: Any, process_id: str) -> Any:
+        def run() -> None:
+            try:
+                self.outcome = self.publish()
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test reads
+                self.outcome = exc
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(timeout=30)
+        return self.inner.assign(lane, data, process_id)
+
+    def case_office(self, data: Any, process_id: str) -> Any:
+        return self.inner.case_office(data, process_id)
+
+    def case_facts(self, data: Any, process_id: str) -> Any:
+        return self.inner.case_facts(data, process_id)
+
+
+def test_a_publish_during_a_trial_is_not_held_up_by_it_on_postgresql(
+    domain_engine: Engine, database_url: str
+) -> None:
+    """PostgreSQL: the trial's uncommitted definition row must not make a publisher wait for
+    its key (it would time out as Busy). SQLite has one writer: the publisher waits for the
+    trial's transaction, bounded, and gets Busy — nothing is half-written either way."""
+    other = build_engine(
+        Settings(database_url=database_url, secret_key="test", bpmn_dir=BPMN_DIR),
+        db=Database(database_url, lock_wait=0.5),
+    )
+    meanwhile = _PublishMeanwhile(
+        domain_engine.organization, lambda: other.repository.publish(MODEL, note="v1", now=NOW)
+    )
+    domain_engine.organization = meanwhile  # type: ignore[assignment]
+    try:
+        result = try_path(domain_engine, MODEL, now=NOW, data=START)
+    finally:
+        domain_engine.organization = meanwhile.inner
+        other.db.dispose()
+    assert result["ok"] is True and result["tasks"][0]["office_code"] == "ALM-TLG"
+    versions = [
+        r["version"]
+        for r in domain_engine.repository.list()
+        if r["process_id"] == "penalty_room_check"
+    ]
+    if domain_engine.db.is_sqlite:
+        assert isinstance(meanwhile.outcome, Busy) and versions == []
+    else:
+        loaded, created = meanwhile.outcome  # type: ignore[misc]
+        assert created is True and loaded.version == 1 and versions == [1]
 
 
 # -- the command line ---------------------------------------------------------------------------
