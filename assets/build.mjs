@@ -7,15 +7,28 @@
 // browser. Prints how long each bundle took.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vendor = join(root, 'web', 'static', 'vendor');
 
+// form-js-editor pins preact <= 10.15.1 (its own copy in its node_modules) while form-js-viewer,
+// whose components the editor renders, takes the newest one: two copies of preact in one
+// component tree break its hooks ("Cannot read properties of undefined (reading 'context')").
+// The form bundle uses the editor's copy everywhere, as form-js's own UMD build does.
+const require = createRequire(import.meta.url);
+const formEditorDir = dirname(require.resolve('@bpmn-io/form-js-editor/package.json'));
+const editorPreact = dirname(require.resolve('preact/package.json', { paths: [formEditorDir] }));
+
 const bundles = [
   { entry: 'modeler.js', out: join(vendor, 'nadzor-modeler', 'modeler.js') },
-  { entry: 'form-editor.js', out: join(vendor, 'nadzor-form-editor', 'form-editor.js') },
+  {
+    entry: 'form-editor.js',
+    out: join(vendor, 'nadzor-form-editor', 'form-editor.js'),
+    alias: { preact: editorPreact }
+  },
   { entry: 'dmn-modeler.js', out: join(vendor, 'nadzor-dmn', 'dmn-modeler.js') }
 ];
 
@@ -42,7 +55,7 @@ const noStringSelectors = {
   }
 };
 
-async function one({ entry, out }) {
+async function one({ entry, out, alias }) {
   const started = Date.now();
   await build({
     entryPoints: [join(root, 'assets', entry)],
@@ -56,7 +69,8 @@ async function one({ entry, out }) {
     define: { 'process.env.NODE_ENV': '"production"' },
     loader: { '.woff': 'file', '.woff2': 'file', '.ttf': 'file', '.eot': 'file', '.svg': 'file' },
     assetNames: '[name]-[hash]',
-    plugins: [noStringSelectors]
+    plugins: [noStringSelectors],
+    alias
   });
   const code = readFileSync(out, 'utf8');
   for (const found of code.matchAll(FORBIDDEN)) {

@@ -11,12 +11,15 @@ import 'dmn-js/dist/assets/dmn-font/css/dmn-embedded.css';
 
 import DmnModeler from 'dmn-js/lib/Modeler';
 
-/** A dmn-js Modeler in `container` (open a file with `await modeler.importXML(xml)`). */
+/**
+ * A dmn-js Modeler in `container` (open a file with `await modeler.importXML(xml)`, get it back
+ * with `(await modeler.saveXML({format: true})).xml`). keyboardBind: false turns shortcuts off.
+ */
 function create(options) {
   const opts = options || {};
   return new DmnModeler({
     container: opts.container,
-    keyboard: opts.keyboardBind ? { bindTo: opts.keyboardBind } : undefined
+    common: { keyboard: { bind: opts.keyboardBind !== false } }
   });
 }
 
