@@ -389,8 +389,20 @@ def _start_element(model: ParsedModel) -> dict[str, Any]:
 def _script_failure(exc: EngineError, model: ParsedModel) -> dict[str, Any]:
     """A script or expression failed while the case ran: the element it failed in."""
     task = _failed_task(exc)
-    where = _where(model, task.task_spec) if task is not None else {}
-    return _failure(str(exc), **where)
+    if task is None:
+        return _failure(str(exc))
+    where = _where(model, task.task_spec)
+    # said as a model error is said: file, line, element (id and drawn name), then what
+    place = str(
+        ModelError(
+            "",
+            filename=where["file"],
+            line=where["line"],
+            element_id=where["element_id"],
+            element_name=where["element_name"],
+        )
+    )
+    return _failure(f"{place.removesuffix(': ')}: {exc}", **where)
 
 
 def _failed_task(exc: BaseException) -> Any:
