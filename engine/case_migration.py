@@ -308,7 +308,13 @@ def _err(exc: BaseException) -> str:
 
 
 def _is_waiting_event(task: Any) -> bool:
-    return task.state == TaskState.WAITING and getattr(task.task_spec, "event_definition", None)
+    """A catch event or receive task the case waits in (a timer on a step is that step's
+    deadline, listed with the deadlines, not where the case stands)."""
+    return (
+        task.state == TaskState.WAITING
+        and getattr(task.task_spec, "event_definition", None) is not None
+        and type(task.task_spec).__name__ != "BoundaryEvent"
+    )
 
 
 def _check_tasks(move: _Move, old: BpmnWorkflow, target: LoadedDefinition) -> None:

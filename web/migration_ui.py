@@ -357,6 +357,7 @@ def migrate(process_id: str) -> Any:
         revisions=revisions,
     )
     skipped = [i for i in ids if i not in on_source]
+    versions = _versions(engine, process_id)  # the running cases counted anew
     rows = _rows(results, None)
     moved = sum(1 for r in results if r.get("moved"))
     return _render(
