@@ -10,7 +10,8 @@ methodologist importing such a model gets either a working model or a refusal in
   (`2026-12-31` is 1983) or syntax errors. `normalize_timer_literals` quotes them in a copy of
   the tree the parser reads; the stored file keeps what was written. A date or cycle start
   without an offset is read in Asia/Almaty, as the engine reads every instant without an offset
-  (engine/calendar.py `parse_instant`), never in the server's zone.
+  (engine/calendar.py `parse_instant`), never in the server's zone. (A procedure's calendar, a
+  timer start event, is checked as written by engine/schedules.py, which asks for the offset.)
 * **FEEL** (`=amount > 100`, Camunda 8; DMN cells like `"a","b"` or `[1..10]`) and **JUEL**
   (`${amount > 100}`, Camunda 7), script tasks in JavaScript or Groovy, Java delegates,
   `camunda:decisionRef`, tasks splitting flows without a gateway, and files without an
@@ -214,6 +215,15 @@ def _quoted_string(text: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _naive(text: str) -> bool:
+    """Whether a date, or a cycle's date, is written without an offset (`2026-12-31T18:00`)."""
+    for part in text.strip().split("/"):
+        match = _DATE.fullmatch(part)
+        if match and not re.search(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", part[10:]):
+            return True
+    return False
+
+
 _KIND_OF_TAG = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
 
 
@@ -236,7 +246,7 @@ def normalize_timer_literals(tree: etree._ElementTree) -> etree._ElementTree:
                 if quoted is None:
                     continue
                 literal = iso_literal(quoted)
-                if literal is None or literal[1] == quoted.strip():
+                if literal is None or literal[0] == "duration" or not _naive(quoted):
                     continue  # "PT1H" and other quoted texts: already what the engine reads
             element.text = json.dumps(literal[1])
     return copied
@@ -1091,6 +1101,14 @@ def clean_parser_error(
         element = found[0] if found else None
         if element is not None and line is None:
             line = element.sourceline
+    called = re.search(r"(?:The process|called process) '([^']*)'", text)
+    if tree is not None and element is None and called is not None:
+        found = tree.getroot().xpath(
+            "//*[local-name()='callActivity'][@calledElement=$pid]", pid=called.group(1)
+        )
+        if found:
+            element = found[0]
+            element_id, line = element.get("id"), element.sourceline
     kind = _TYPE_WORDS.get(_local(element.tag), _local(element.tag)) if element is not None else ""
 
     words = _schema_words(text)

@@ -1,0 +1,723 @@
+"""Models drawn in other BPMN tools (Camunda 7/8, Signavio, bpmn.io): ISO timer literals work as
+written, FEEL/JUEL and other dialects are refused naming file, line, element id and name with
+the Python rewrite, parser messages come in words (engine/foreign.py, through the repository)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine.clock import FakeClock, using_clock
+from engine.errors import ModelError
+from engine.foreign import (
+    check_dialect,
+    clean_parser_error,
+    element_name,
+    executable_problem,
+    normalize_timer_literals,
+)
+from engine.safety.xmlparse import MAX_MODEL_BYTES, parse_xml
+from engine.tasks import TaskQuery
+from tests.conftest import BENCH_MODEL, BPMN_DIR, FIXTURES
+
+FOREIGN = FIXTURES / "foreign"
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+#: a Python repr or a namespace URI in a message means the user saw engine data
+RAW = re.compile(r"<[^<>]* at 0x|\{http|0x[0-9a-f]{6,}|Traceback|TypeError\(|Error\(")
+
+
+def fixture(name: str) -> Path:
+    return FOREIGN / name / f"{name}.bpmn"
+
+
+def tree_of(xml: str) -> etree._ElementTree:
+    return parse_xml(xml.encode(), "model.bpmn")
+
+
+def assert_words(message: str) -> None:
+    assert not RAW.search(message), message
+
+
+def model(body: str, *, executable: str = 'isExecutable="true"') -> str:
+    """A minimal BPMN file around `body` (flow nodes and flows of process `p`)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<bpmn:definitions xmlns:bpmn="{BPMN}" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" '
+        'targetNamespace="http://bpmn.io/schema/bpmn">\n'
+        f'<bpmn:process id="p" name="Probe" {executable}>\n{body}\n</bpmn:process>\n'
+        "</bpmn:definitions>\n"
+    )
+
+
+def gateway(condition: str) -> str:
+    """A gateway whose first way out carries `condition` (as written, XML-escaped)."""
+    return model(
+        '<bpmn:startEvent id="s" name="Start"/>\n'
+        '<bpmn:exclusiveGateway id="g" name="Large fine?" default="f_no"/>\n'
+        '<bpmn:endEvent id="e_yes" name="Review"/>\n'
+        '<bpmn:endEvent id="e_no" name="Close"/>\n'
+        '<bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="g"/>\n'
+        '<bpmn:sequenceFlow id="f_yes" name="yes" sourceRef="g" targetRef="e_yes">\n'
+        '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
+        f"{condition}</bpmn:conditionExpression>\n"
+        "</bpmn:sequenceFlow>\n"
+        '<bpmn:sequenceFlow id="f_no" sourceRef="g" targetRef="e_no"/>'
+    )
+
+
+def timer(kind: str, text: str, *, where: str = "boundary") -> str:
+    """A user task with a boundary (or an intermediate) timer of `kind` reading `text`."""
+    definition = (
+        f'<bpmn:timerEventDefinition id="td"><bpmn:{kind} xsi:type="bpmn:tFormalExpression">'
+        f"{text}</bpmn:{kind}></bpmn:timerEventDefinition>"
+    )
+    if where == "intermediate":
+        return model(
+            '<bpmn:startEvent id="s"/>\n'
+            f'<bpmn:intermediateCatchEvent id="wait" name="Wait">{definition}'
+            "</bpmn:intermediateCatchEvent>\n"
+            '<bpmn:endEvent id="e"/>\n'
+            '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait"/>\n'
+            '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="e"/>'
+        )
+    return model(
+        '<bpmn:startEvent id="s"/>\n'
+        '<bpmn:userTask id="answer" name="Answer"/>\n'
+        f'<bpmn:boundaryEvent id="late" name="Too late" attachedToRef="answer">{definition}'
+        "</bpmn:boundaryEvent>\n"
+        '<bpmn:endEvent id="e"/>\n<bpmn:endEvent id="e_late"/>\n'
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="answer"/>\n'
+        '<bpmn:sequenceFlow id="f2" sourceRef="answer" targetRef="e"/>\n'
+        '<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="e_late"/>'
+    )
+
+
+def timer_text(tree: etree._ElementTree) -> str:
+    [element] = [
+        e
+        for e in tree.iter()
+        if isinstance(e.tag, str)
+        and etree.QName(e.tag).localname in ("timeDuration", "timeDate", "timeCycle")
+    ]
+    return element.text or ""
+
+
+def refusal(xml: str) -> ModelError:
+    with pytest.raises(ModelError) as refused:
+        check_dialect(tree_of(xml), "model.bpmn")
+    assert_words(str(refused.value))
+    return refused.value
+
+
+# -- 1. ISO 8601 timer literals -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "written", "parser_reads"),
+    [
+        ("timeDuration", "P7D", '"P7D"'),
+        ("timeDuration", "PT24H", '"PT24H"'),
+        ("timeDuration", "P1Y2M", '"P1Y2M"'),
+        ("timeDuration", " PT1H30M ", '"PT1H30M"'),
+        ("timeCycle", "R3/PT24H", '"R3/PT24H"'),
+        ("timeCycle", "R/P1D", '"R/P1D"'),
+        (
+            "timeCycle",
+            "R6/2026-01-01T00:00:00+05:00/P1D",
+            '"R6/2026-01-01T00:00:00+05:00/P1D"',
+        ),
+        ("timeDate", "2026-12-31T10:00:00+05:00", '"2026-12-31T10:00:00+05:00"'),
+        ("timeDate", "2026-12-31T05:00:00Z", '"2026-12-31T05:00:00+00:00"'),
+        # without an offset: Almaty, as every instant the engine reads (engine/calendar.py)
+        ("timeDate", "2026-12-31", '"2026-12-31T00:00:00+05:00"'),
+        ("timeDate", "2026-12-31T18:00:00", '"2026-12-31T18:00:00+05:00"'),
+        ("timeDate", '"2026-12-31T18:00"', '"2026-12-31T18:00:00+05:00"'),
+        ("timeCycle", "R/2026-01-01T00:00/P3M", '"R/2026-01-01T00:00:00+05:00/P3M"'),
+    ],
+)
+def test_a_bare_iso_literal_is_a_quoted_string_for_the_parser(
+    kind: str, written: str, parser_reads: str
+) -> None:
+    tree = tree_of(timer(kind, written))
+    normalized = normalize_timer_literals(tree)
+    assert timer_text(normalized) == parser_reads
+    assert timer_text(tree) == written  # the file keeps what was written
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        'f"PT{hours}H"',
+        "answer_due",
+        '"PT1H"',
+        "add_hours(placed_at, 24)",
+        '"2026-12-31T10:00+05:00"',
+    ],
+)
+def test_an_expression_or_a_quoted_text_is_left_as_written(written: str) -> None:
+    tree = tree_of(timer("timeDuration", written.replace("<", "&lt;")))
+    assert timer_text(normalize_timer_literals(tree)) == written
+
+
+def test_our_own_models_pass_unchanged() -> None:
+    """Nothing the engine's own procedures say is foreign: no refusal, no rewritten timer."""
+    files = [
+        *BPMN_DIR.glob("*/*.bpmn"),
+        *BPMN_DIR.glob("*/*.dmn"),
+        BENCH_MODEL,
+        *(FIXTURES / "schedules").glob("*/*.bpmn"),
+    ]
+    assert len(files) > 8
+    for path in files:
+        tree = parse_xml(path.read_bytes(), path.name)
+        check_dialect(tree, path.name)
+        assert etree.tostring(normalize_timer_literals(tree)) == etree.tostring(tree), path
+
+
+def test_a_p7d_boundary_timer_fires_seven_days_after_the_start(engine) -> None:  # type: ignore[no-untyped-def]
+    path = fixture("camunda_timer_p7d")
+    loaded, created = engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    assert created
+    assert ">P7D</bpmn:timeDuration>" in loaded.files[loaded.main_file]  # stored as written
+    iid = engine.runtime.start("foreign_timer_p7d", {}, actor="ivanov")
+    [task] = engine.tasks.list(TaskQuery(instance_id=iid))
+    due = engine.clock.now() + timedelta(days=7)
+    assert (task.title, task.role, task.due_at) == ("Answer the complaint", "prosecutor", due)
+
+    assert engine.management.fire_due(due - timedelta(seconds=1)) == 0
+    assert engine.runtime.get(iid).status == "running"
+    assert engine.management.fire_due(due + timedelta(seconds=1)) == 1
+    assert engine.runtime.get(iid).status == "completed"
+    kinds = [e["event_type"] for e in engine.history.events(iid)]
+    assert kinds[-3:] == ["timer_fired", "task_cancelled", "instance_completed"]
+
+
+def test_a_date_without_offset_is_almaty_time_in_a_pool_with_lanes(engine) -> None:  # type: ignore[no-untyped-def]
+    """Camunda Modeler's collaboration (participant, two lanes) publishes and starts; its
+    deadline `2026-12-31T18:00:00` (no offset) falls at 18:00 in Almaty, 13:00 UTC."""
+    path = fixture("camunda_collab_lanes")
+    engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    iid = engine.runtime.start("foreign_collab_lanes", {}, actor="ivanov")
+    [task] = engine.tasks.list(TaskQuery(instance_id=iid))
+    due = datetime(2026, 12, 31, 13, 0, tzinfo=UTC)
+    assert (task.task_name, task.role, task.due_at) == ("Activity_check", "prosecutor", due)
+    assert engine.management.fire_due(due - timedelta(seconds=1)) == 0
+    assert engine.management.fire_due(due + timedelta(seconds=1)) == 1
+    assert engine.runtime.get(iid).status == "completed"
+    cancelled = engine.tasks.list(TaskQuery(instance_id=iid, state="cancelled"))
+    assert [t.task_name for t in cancelled] == ["Activity_check"]
+
+
+def test_a_repeating_timer_on_a_task_is_refused_in_words(engine) -> None:  # type: ignore[no-untyped-def]
+    """`R3/PT24H` on a boundary event: the literal is read right (next test), but the step's
+    timer projection keeps one instant per timer, so it is refused before anything runs."""
+    with pytest.raises(ModelError) as refused:
+        engine.repository.publish(
+            fixture("camunda_cycle_reminder"), actor="methodologist", now=engine.clock.now()
+        )
+    error = refused.value
+    assert (error.line, error.element_id, error.element_name) == (
+        26,
+        "Event_daily",
+        "Every day, three times",
+    )
+    assert error.filename and error.filename.endswith("camunda_cycle_reminder.bpmn")
+    assert "R3/PT24H" in error.message and "timeDuration, e.g. PT24H" in error.message
+    assert engine.repository.list() == []
+
+
+def test_the_quoted_cycle_is_what_spiffworkflow_repeats() -> None:
+    """The quoted form of `R3/PT24H` fires three times, a day apart, in SpiffWorkflow itself:
+    only our timer projection (engine/step.py) stands between it and a running case."""
+    tree = normalize_timer_literals(parse_xml(fixture("camunda_cycle_reminder").read_bytes(), "c"))
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_xml(tree, filename="c.bpmn")
+    start = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    with using_clock(clock):
+        workflow = BpmnWorkflow(parser.get_spec("foreign_cycle_reminder"))
+        workflow.do_engine_steps()
+        fired = []
+        for hours in (23, 25, 47, 49, 71, 73, 97, 121):
+            clock.set(start + timedelta(hours=hours))
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            reminded = [t for t in workflow.get_tasks() if t.task_spec.name == "Event_reminded"]
+            fired.append(len(reminded))
+    assert fired == [0, 1, 1, 2, 2, 3, 3, 3]
+
+
+def test_timer_literals_reach_the_calendar_of_a_scheduled_start(domain_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A timer start event's cycle written bare starts its quarter at Almaty midnight; a
+    calendar is checked as written by engine/schedules.py, which asks for the start's offset
+    (it assumes none) and for a start at all: both refused in words, nothing published."""
+    source = FIXTURES / "schedules" / "quarterly_duty" / "quarterly_duty.bpmn"
+    quoted = '"R/2026-01-01T00:00:00+05:00/P3M"'
+    assert quoted in source.read_text()
+
+    def publish(cycle: str) -> None:
+        folder = tmp_path / cycle.replace("/", "_").replace(":", "") / "quarterly_duty"
+        folder.mkdir(parents=True)
+        (folder / "quarterly_duty.bpmn").write_text(source.read_text().replace(quoted, cycle))
+        domain_engine.repository.publish(
+            folder / "quarterly_duty.bpmn", actor="methodologist", now=domain_engine.clock.now()
+        )
+
+    for cycle, words in (
+        ("R/2026-01-01T00:00/P3M", "give the start with its offset (+05:00 for Almaty)"),
+        ("R3/PT24H", "R[n]/<start>/<period>"),
+    ):
+        with pytest.raises(ModelError) as refused:
+            publish(cycle)
+        said = str(refused.value)
+        assert words in said and cycle in said
+        assert refused.value.element_id == "quarter_ended" and refused.value.line == 22
+        assert_words(said)
+    assert domain_engine.repository.list() == []
+
+    publish("R/2026-01-01T00:00:00+05:00/P3M")
+    q4_end = datetime(2026, 12, 31, 19, 0, tzinfo=UTC)  # 1 January 2027, Almaty midnight
+    assert domain_engine.management.fire_due_counts(q4_end - timedelta(seconds=1)) == {
+        "fired": 0,
+        "timers": 0,
+        "scheduled_starts": 0,
+    }
+    assert domain_engine.management.fire_due_counts(q4_end)["scheduled_starts"] > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "written", "words"),
+    [
+        ("timeDate", "P7D", "move the value to a timeDuration"),
+        ("timeDuration", "2026-12-31", "move the value to a timeDate"),
+        ("timeDuration", "R3/PT24H", "move the value to a timeCycle"),
+        ("timeDuration", "P7X", "is not a valid ISO 8601 value; write a duration"),
+        ("timeDuration", '"PT24"', "is not a valid ISO 8601 value"),
+        ("timeCycle", "0 0 9 * * MON-FRI", "is a cron expression"),
+        ("timeDuration", "${dueIn}", "Write it as: dueIn"),
+        ("timeDuration", '="P7D"', "Write it as: P7D"),
+        ("timeDuration", '=duration("PT4H")', "Write it as: PT4H"),
+        ("timeDate", "#{deadline}", "Write it as: deadline"),
+    ],
+)
+def test_an_invalid_or_foreign_timer_is_refused_on_its_event(
+    kind: str, written: str, words: str
+) -> None:
+    error = refusal(timer(kind, written))
+    assert words in error.message
+    assert (error.element_id, error.element_name) == ("late", "Too late")
+    assert error.line == 6
+
+
+# -- 2. FEEL and JUEL -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "dialect", "python"),
+    [
+        ("${amount &gt; 100}", "JUEL", "amount > 100"),
+        ("${status == 'open'}", "JUEL", "status == 'open'"),
+        ("${a &amp;&amp; b}", "JUEL", "a and b"),
+        ("${a || !b}", "JUEL", "a or not b"),
+        ("${not approved}", "JUEL", "not approved"),
+        ("${!approved}", "JUEL", "not approved"),
+        ("#{approved == true}", "JUEL", "approved == True"),
+        ("${kind eq 'act' and days gt 3}", "JUEL", "kind == 'act' and days > 3"),
+        ('= x = "y"', "FEEL", 'x == "y"'),
+        ("= x &gt; 3 and y &lt; 2", "FEEL", "x > 3 and y < 2"),
+        ("=answer = null", "FEEL", "answer == None"),
+    ],
+)
+def test_a_foreign_condition_is_refused_with_its_python(
+    written: str, dialect: str, python: str
+) -> None:
+    error = refusal(gateway(written))
+    assert f"written in {dialect}" in error.message
+    assert "conditions in this engine are Python expressions" in error.message
+    assert error.message.endswith(f"Write it as: {python}")
+    assert "the flow from 'Large fine?' to 'Review'" in error.message
+    assert (error.filename, error.line, error.element_id, error.element_name) == (
+        "model.bpmn",
+        10,
+        "f_yes",
+        "yes",
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "${execution.getVariable('amount') &gt; 100}",
+        "${empty comment}",
+        "=some(x in list satisfies x)",
+    ],
+)
+def test_a_foreign_condition_beyond_a_comparison_is_refused_with_an_example(written: str) -> None:
+    error = refusal(gateway(written))
+    assert "Write it as" not in error.message
+    assert "Rewrite it in Python, for example amount > 100" in error.message
+    assert error.element_id == "f_yes"
+
+
+def test_a_condition_in_another_language_or_a_script_not_in_python_is_refused() -> None:
+    error = refusal(
+        gateway("amount &gt; 100").replace('xsi:type="bpmn:tFormalExpression"', 'language="groovy"')
+    )
+    assert 'language="groovy"' in error.message and "remove the language attribute" in error.message
+    script = model(
+        '<bpmn:startEvent id="s"/>'
+        '<bpmn:scriptTask id="count" name="Count" scriptFormat="groovy">'
+        "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:endEvent id="e"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="count"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="count" targetRef="e"/>'
+    )
+    error = refusal(script)
+    assert (error.element_id, error.element_name) == ("count", "Count")
+    assert "Python only" in error.message
+
+
+@pytest.mark.parametrize(
+    ("cell", "python"),
+    [
+        ('"protest","submission"', '? in ("protest", "submission")'),
+        ("[1..10]", "1 <= ? <= 10"),
+        ("]0..5[", "0 < ? < 5"),
+        ('not("closed")', '? != "closed"'),
+        ('not("a","b")', '? not in ("a", "b")'),
+    ],
+)
+def test_a_feel_test_in_a_decision_table_is_refused_with_its_python(cell: str, python: str) -> None:
+    dmn = (FOREIGN / "camunda_dmn" / "answer_term.dmn").read_text()
+    tree = parse_xml(dmn.replace('"protest","submission"', cell).encode(), "answer_term.dmn")
+    with pytest.raises(ModelError) as refused:
+        check_dialect(tree, "answer_term.dmn")
+    error = refused.value
+    assert error.message.endswith(f"Write it as: {python}")
+    assert (error.line, error.element_id, error.element_name) == (
+        13,
+        "DecisionRule_protest",
+        "Answer term, rule 1",
+    )
+
+
+# -- 3. element names -----------------------------------------------------------------------------
+
+
+def test_element_name_is_the_drawn_name_or_its_events() -> None:
+    tree = tree_of(timer("timeDuration", "P7D"))
+    assert element_name(tree, "answer") == "Answer"
+    assert element_name(tree, "td") == "Too late"  # the timer definition: its event's name
+    assert element_name(tree, "f1") is None  # a nameless flow
+    assert element_name(tree, "nothing") is None
+    assert element_name(None, "answer") is None
+    assert element_name(tree, None) is None
+
+
+# -- 4. parser messages in words ------------------------------------------------------------------
+
+#: models the parser refuses; each: (body, the words the user must read)
+BROKEN = {
+    "unknown task type": (
+        '<bpmn:startEvent id="s"/><bpmn:fooTask id="t"/>',
+        "the element fooTask is not allowed at this place",
+    ),
+    "duplicate ids": (
+        '<bpmn:startEvent id="s"/><bpmn:task id="s"/>',
+        "the id 's' of this task is used by another element",
+    ),
+    "missing targetRef": (
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s"/>',
+        "the sequenceFlow element has no targetRef attribute",
+    ),
+    "message not defined": (
+        '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c" name="Answer in">'
+        '<bpmn:messageEventDefinition id="md" messageRef="nowhere"/>'
+        '</bpmn:intermediateCatchEvent><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="c"/>',
+        "refers to a message, signal, error or escalation that is not defined",
+    ),
+    "data object missing": (
+        '<bpmn:startEvent id="s"/><bpmn:task id="t" name="File it"><bpmn:dataOutputAssociation '
+        'id="doa"><bpmn:targetRef>nodo</bpmn:targetRef></bpmn:dataOutputAssociation></bpmn:task>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>',
+        "dataOutputAssociation of this element points to a data object that does not exist",
+    ),
+    "timer with no time": (
+        '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c" name="Wait">'
+        '<bpmn:timerEventDefinition id="td"/></bpmn:intermediateCatchEvent>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="c"/>',
+        "this timer says neither when nor how long",
+    ),
+    "task with two ways out": (
+        '<bpmn:startEvent id="s"/><bpmn:userTask id="u" name="Review"/><bpmn:endEvent id="e1"/>'
+        '<bpmn:endEvent id="e2"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="u"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="u" targetRef="e1"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="u" targetRef="e2"/>',
+        "this user task has more than one outgoing sequence flow",
+    ),
+    "no start event": (
+        '<bpmn:task id="t"/><bpmn:endEvent id="e"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="t" targetRef="e"/>',
+        "the process has no start event",
+    ),
+    "decision not found": (
+        '<bpmn:startEvent id="s"/><bpmn:businessRuleTask id="br" name="Decide">'
+        "<bpmn:extensionElements><spiffworkflow:calledDecisionId>term"
+        "</spiffworkflow:calledDecisionId></bpmn:extensionElements></bpmn:businessRuleTask>"
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="br"/>',
+        "calls the decision 'term', which is in none of the procedure's DMN files "
+        "(decisions there: none)",
+    ),
+    "called process missing": (
+        '<bpmn:startEvent id="s"/><bpmn:callActivity id="ca" name="Register" '
+        'calledElement="register"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="ca"/>',
+        "the called process 'register' is defined nowhere the engine looked: in the "
+        "procedure's own files (processes there: p), in the published procedures, or in the "
+        "BPMN directory",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_the_parsers_own_refusals_read_as_words(case: str) -> None:
+    body, words = BROKEN[case]
+    xml = model(body)
+    tree = tree_of(xml)
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    with pytest.raises(ValidationException) as raised:
+        parser.add_bpmn_xml(tree, filename="model.bpmn")
+        parser.get_spec("p")
+        parser.get_subprocess_specs("p")
+    exc = raised.value
+    line = exc.line_number if isinstance(exc.line_number, int) else None
+    error = clean_parser_error(
+        str(exc), "model.bpmn", line, getattr(exc, "id", None) or None, tree=tree
+    )
+    assert words in error.message, error.message
+    assert_words(str(error))
+    assert "tasks of type." not in str(error) and ". ." not in str(error)
+    assert error.line or error.element_id  # it says where
+    # without the tree (as the repository may call it) the words hold no repr either
+    bare = clean_parser_error(str(exc), "model.bpmn", line, getattr(exc, "id", None) or None)
+    assert_words(str(bare))
+
+
+def test_a_lost_type_name_and_a_raw_element_are_said_in_words() -> None:
+    xml = model(
+        '<bpmn:startEvent id="s"/><bpmn:manualTask id="m" name="Sign"/><bpmn:endEvent id="e1"/>'
+    )
+    error = clean_parser_error(
+        "Multiple outgoing flows are not supported for tasks of type. ",
+        "model.bpmn",
+        None,
+        "m",
+        tree=tree_of(xml),
+    )
+    assert error.message.startswith("this manual task has more than one outgoing sequence flow")
+    assert (error.line, error.element_name) == (4, "Sign")
+    raw = clean_parser_error(
+        "Cannot resolve dataOutputAssociation <Element {http://www.omg.org/spec/BPMN/20100524/"
+        "MODEL}targetRef at 0x7f2c86054740>. ",
+        "model.bpmn",
+        12,
+        "t",
+    )
+    assert_words(str(raw))
+    called = clean_parser_error(
+        "called process 'register' is not defined in any model", "main.bpmn", 4, "ca"
+    )
+    assert "defined nowhere the engine looked" in called.message
+    assert "published procedures" in called.message and "BPMN directory" in called.message
+
+
+#: problems the repository finds in a draft (engine/repository.py check_files), whatever layer
+#: finds them: every one in words, each with a line or an element
+DRAFTS = {
+    **{name: body for name, (body, _words) in BROKEN.items() if name != "called process missing"},
+    "flow to nothing": '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" '
+    'targetRef="zzz"/>',
+    "gateway without a way out": '<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="g" '
+    'name="Decide"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>',
+    "schema violation": '<bpmn:startEvent id="s"><bpmn:bogus/></bpmn:startEvent>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(DRAFTS))
+def test_every_problem_of_a_broken_draft_is_in_words(engine, case: str) -> None:  # type: ignore[no-untyped-def]
+    problems = engine.repository.check_files({"broken.bpmn": model(DRAFTS[case])}, "broken.bpmn")
+    assert problems, case
+    for problem in problems:
+        assert_words(problem["message"])
+        assert problem["line"] or problem["element_id"], problem
+    assert engine.repository.list() == []
+
+
+# -- 5. models exported by other tools ------------------------------------------------------------
+
+#: fixture -> None (publishes and starts) or (file, line, element id, element name, words)
+FOREIGN_MODELS: dict[str, tuple[str, int, str, str | None, str] | None] = {
+    "camunda_timer_p7d": None,
+    "camunda_collab_lanes": None,
+    "camunda_cycle_reminder": (
+        "camunda_cycle_reminder.bpmn",
+        26,
+        "Event_daily",
+        "Every day, three times",
+        "Use a single timer",
+    ),
+    "camunda_juel_gateway": (
+        "camunda_juel_gateway.bpmn",
+        20,
+        "Flow_large",
+        "yes",
+        "Write it as: amount > 100",
+    ),
+    "zeebe_feel": (
+        "zeebe_feel.bpmn",
+        20,
+        "Flow_torture",
+        "torture",
+        'Write it as: kind == "torture"',
+    ),
+    "camunda_dmn": (
+        "answer_term.dmn",
+        13,
+        "DecisionRule_protest",
+        "Answer term, rule 1",
+        'Write it as: ? in ("protest", "submission")',
+    ),
+    "camunda_script_js": (
+        "camunda_script_js.bpmn",
+        7,
+        "Activity_days",
+        "Count the days",
+        "Rewrite the script in Python",
+    ),
+    "bpmnio_implicit_split": (
+        "bpmnio_implicit_split.bpmn",
+        7,
+        "Activity_decide",
+        "Write the decision",
+        "Draw a gateway after it",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN_MODELS))
+def test_a_model_from_another_tool_publishes_or_is_refused_in_words(engine, name: str) -> None:  # type: ignore[no-untyped-def]
+    expected = FOREIGN_MODELS[name]
+    path = fixture(name)
+    if expected is None:
+        loaded, created = engine.repository.publish(
+            path, actor="methodologist", now=engine.clock.now()
+        )
+        assert created
+        iid = engine.runtime.start(loaded.process_id, {}, actor="ivanov")
+        assert engine.runtime.get(iid).status == "running"
+        assert engine.tasks.list(TaskQuery(instance_id=iid))
+        return
+    filename, line, element_id, name_as_drawn, words = expected
+    with pytest.raises(ModelError) as refused:
+        engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    error = refused.value
+    assert error.filename and error.filename.endswith(filename)
+    assert (error.line, error.element_id, error.element_name) == (line, element_id, name_as_drawn)
+    assert words in error.message
+    assert_words(str(error))
+    assert engine.repository.list() == []  # nothing published
+    # the draft's check door says the same
+    files = {p.name: p.read_text() for p in path.parent.iterdir()}
+    problems = engine.repository.check_files(files, path.name)
+    assert any(p["element_id"] == element_id and words in p["message"] for p in problems)
+
+
+def test_the_camunda_decision_reference_is_refused_with_our_element() -> None:
+    tree = parse_xml(fixture("camunda_dmn").read_bytes(), "camunda_dmn.bpmn")
+    with pytest.raises(ModelError) as refused:
+        check_dialect(tree, "camunda_dmn.bpmn")
+    error = refused.value
+    assert (error.line, error.element_id, error.element_name) == (
+        7,
+        "Activity_term",
+        "Choose the answer term",
+    )
+    assert (
+        "<spiffworkflow:calledDecisionId>answer_term</spiffworkflow:calledDecisionId>"
+        in error.message
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "element_id", "said"),
+    [
+        ("bpmnio_not_executable", 3, "Process_1", 'is marked isExecutable="false"'),
+        ("signavio_documentation", 3, "sid-3b2a9e41", "no isExecutable attribute"),
+    ],
+)
+def test_a_model_not_marked_executable_is_refused_with_what_to_do(
+    engine, name: str, line: int, element_id: str, said: str
+) -> None:  # type: ignore[no-untyped-def]
+    """bpmn.io and Camunda write isExecutable="false", Signavio leaves it out: a model drawn for
+    documentation is not run by surprise; the methodologist is told how to mark it."""
+    path = fixture(name)
+    tree = parse_xml(path.read_bytes(), path.name)
+    problem = executable_problem(tree, path.name)
+    assert problem is not None
+    assert (problem.line, problem.element_id) == (line, element_id)
+    assert problem.element_name and said in problem.message
+    assert 'isExecutable="true"' in problem.message and "tick" in problem.message
+    with pytest.raises(ModelError) as refused:
+        check_dialect(tree, path.name)
+    assert refused.value.message == problem.message
+    # through the repository: refused, nothing published
+    with pytest.raises(ModelError, match="executable") as published:
+        engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    assert_words(str(published.value))
+    assert engine.repository.list() == []
+
+
+def test_a_collaboration_with_an_external_pool_is_executable_enough() -> None:
+    """A pool for the applicant (not executable) beside the office's executable process."""
+    xml = model('<bpmn:startEvent id="s"/>').replace(
+        "</bpmn:definitions>",
+        '<bpmn:process id="applicant" name="Applicant" isExecutable="false"/></bpmn:definitions>',
+    )
+    assert executable_problem(tree_of(xml), "m.bpmn") is None
+
+
+# -- 6. sizes and malformed XML -------------------------------------------------------------------
+
+
+def test_a_file_over_the_size_limit_is_refused_with_the_limit_and_what_to_do(engine) -> None:  # type: ignore[no-untyped-def]
+    big = model('<bpmn:startEvent id="s"/>' + "<!-- padding -->" * (MAX_MODEL_BYTES // 16 + 1))
+    with pytest.raises(ModelError) as refused:
+        parse_xml(big.encode(), "big.bpmn")
+    said = str(refused.value)
+    assert said.startswith("big.bpmn: the file is ")
+    assert f"limited to {MAX_MODEL_BYTES:,} bytes" in said and "Split the procedure" in said
+    problems = engine.repository.check_files({"big.bpmn": big}, "big.bpmn")
+    assert problems and "limited to" in problems[0]["message"]
+    assert engine.repository.list() == []
+
+
+def test_malformed_xml_names_its_line_and_column_in_words(engine) -> None:  # type: ignore[no-untyped-def]
+    broken = fixture("camunda_timer_p7d").read_text().replace("</bpmn:userTask>", "</bpmn:task>")
+    with pytest.raises(ModelError) as refused:
+        parse_xml(broken.encode(), "drawn.bpmn")
+    error = refused.value
+    assert error.line == 19
+    assert error.message.startswith("malformed XML at line 19, column 17: ")
+    assert "export it again from the modeler" in error.message
+    assert_words(str(error))
+    problems = engine.repository.check_files({"drawn.bpmn": broken}, "drawn.bpmn")
+    assert problems[0]["line"] == 19 and "column 17" in problems[0]["message"]
