@@ -294,7 +294,7 @@ def test_a_methodologist_opens_saves_checks_tries_and_publishes_through_the_page
         headers=json_headers(token),
     ).get_json()
     assert tried["ok"], tried
-    assert [t["due_label"] for t in tried["timers"]] == ["24.11.2026, 21:30"]  # 09:30 + 12 h
+    assert [t["due_label"] for t in tried["timers"]] == ["24 Nov 2026, 21:30"]  # 09:30 + 12 h
     assert tried["tasks"] and tried["tasks"][0]["office_name"]
 
     published = client.post(
