@@ -138,9 +138,21 @@ class Engine:
         except (ScriptFailed, UnsafeCode) as exc:
             if not record_failure:
                 raise
-            if instance_id is None and task_guid is not None:
-                instance_id = self.tasks.get(task_guid).instance_id
-            record_incident(self.db, instance_id, "script", str(exc), now or self.clock.now())
+            task_name = None
+            if task_guid is not None:  # the person's task the failed step was for
+                task = self.tasks.get(task_guid)
+                instance_id, task_name = task.instance_id, task.task_name
+            record_incident(
+                self.db,
+                instance_id,
+                "script",
+                str(exc),
+                now or self.clock.now(),
+                task_guid=task_guid,
+                task_name=task_name,
+                element_id=getattr(exc, "element_id", None),
+                element_name=getattr(exc, "element_name", None),
+            )
             raise
 
     def verify_history(self) -> dict[str, Any]:

@@ -314,6 +314,20 @@ class Incident(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # what a person needs to act on it (migration 0010, engine/management.py): the procedure
+    # (also for a start that failed before its case existed), the element that failed, how
+    # often it was tried, and who closed it how
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: open (retried automatically), needs_attention (no more automatic attempts), resolved
+    status: Mapped[str] = mapped_column(
+        String(20), server_default="open", default="open", index=True
+    )
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):

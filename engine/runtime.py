@@ -173,7 +173,14 @@ class RuntimeService:
             )
         except (ScriptFailed, UnsafeCode) as exc:
             record_incident(
-                self.engine.db, None, "script", f"{process_id}: {exc}", self.engine.clock.now()
+                self.engine.db,
+                None,
+                "script",
+                f"{process_id}: {exc}",
+                self.engine.clock.now(),
+                process_id=process_id,
+                element_id=getattr(exc, "element_id", None),
+                element_name=getattr(exc, "element_name", None),
             )
             raise
 

@@ -586,13 +586,21 @@ class ScheduleService:
                         insert(incident_table).values(
                             instance_id=None,
                             task_name=sched.start_event,
+                            process_id=sched.process_id,
+                            element_id=sched.start_event,
                             kind="schedule",
                             message=full,
                             created_at=now,
+                            attempts=attempts,
+                            last_attempt_at=now,
                         )
                     )
                 else:
-                    conn.execute(update(incident_table).where(i.id == open_id).values(message=full))
+                    conn.execute(
+                        update(incident_table)
+                        .where(i.id == open_id)
+                        .values(message=full, attempts=attempts, last_attempt_at=now)
+                    )
         except Exception:
             log.exception("recording the failure of %s failed", sched.start_event)
 
@@ -614,7 +622,7 @@ class ScheduleService:
                     i.message.like(f"scheduled start of '{sched.process_id}'%"),
                     i.resolved_at.is_(None),
                 )
-                .values(resolved_at=now)
+                .values(resolved_at=now, status="resolved", resolution="fired")
             )
 
 

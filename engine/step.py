@@ -120,6 +120,9 @@ class StepContext:
     status: str = "running"
     data: dict[str, Any] = field(default_factory=dict)
     result: Any = None
+    #: set by an action that cancelled the workflow (engine/management.py `cancel_case`): the
+    #: case is saved as cancelled, not completed, and its parked services are not "answered"
+    cancelled: bool = False
 
     def record(self, event_type: str, task: Task | None = None, **kw: Any) -> None:
         self.events.append(
@@ -417,6 +420,8 @@ class StepRunner:
         self._project_waits(ctx)
 
         status = "completed" if workflow.is_completed() else "running"
+        if ctx.cancelled:
+            status = "cancelled"
         ctx.status = status
         # data as of this step, taken before the workflow goes back to the shared cache
         ctx.data = case_data(workflow, open_tasks)
@@ -434,7 +439,7 @@ class StepRunner:
                 "b_revision": revision + 1,
                 "b_status": status,
                 "b_now": ctx.now,
-                "b_completed_at": ctx.now if status == "completed" else None,
+                "b_completed_at": ctx.now if status in ("completed", "cancelled") else None,
                 "b_seq": chained.seq,
                 "b_head": chained.head,
             },
@@ -532,7 +537,7 @@ class StepRunner:
                 attempts = self._attempts(conn, ctx.instance_id, guid) + 1
                 fire_at = ctx.now + retry_delay(attempts)
                 wanted[(guid, "retry")] = (fire_at, task.task_spec.bpmn_id or "", failures[guid])
-                self._open_incident(conn, ctx, task, failures[guid])
+                self._open_incident(conn, ctx, task, failures[guid], attempts)
             elif (guid, "retry") in ctx.projection.timers:
                 wanted[(guid, "retry")] = (ctx.projection.timers[(guid, "retry")], "", None)
 
@@ -541,7 +546,7 @@ class StepRunner:
             sql.DELETE_TIMER.execute(
                 conn, {"b_id": ctx.instance_id, "b_guid": key[0], "b_kind": key[1]}
             )
-            if key[1] == "retry":
+            if key[1] == "retry" and not ctx.cancelled:
                 self._resolve_incidents(conn, ctx, key[0])
         for key, (fire_at, name, error) in wanted.items():
             if key not in known:
@@ -608,7 +613,16 @@ class StepRunner:
             or 0
         )
 
-    def _open_incident(self, conn: Connection, ctx: StepContext, task: Task, message: str) -> None:
+    def _open_incident(
+        self, conn: Connection, ctx: StepContext, task: Task, message: str, attempts: int = 1
+    ) -> None:
+        """One open incident per failing service task, naming its case, task and element;
+        past the automatic bound (engine/management.py) it needs attention and its retry row
+        is no longer due."""
+        from .management import MAX_AUTOMATIC_ATTEMPTS  # management imports this module
+
+        status = "needs_attention" if attempts >= MAX_AUTOMATIC_ATTEMPTS else "open"
+        values = dict(message=message, attempts=attempts, last_attempt_at=ctx.now, status=status)
         open_id = conn.execute(
             select(incident_table.c.id).where(
                 incident_table.c.instance_id == ctx.instance_id,
@@ -622,14 +636,17 @@ class StepRunner:
                     instance_id=ctx.instance_id,
                     task_guid=str(task.id),
                     task_name=task.task_spec.bpmn_id,
+                    process_id=ctx.definition.process_id,
+                    element_id=task.task_spec.bpmn_id,
+                    element_name=(task.task_spec.bpmn_name or None),
                     kind="service",
-                    message=message,
                     created_at=ctx.now,
+                    **values,
                 )
             )
         else:
             conn.execute(
-                update(incident_table).where(incident_table.c.id == open_id).values(message=message)
+                update(incident_table).where(incident_table.c.id == open_id).values(**values)
             )
         mark_incident(conn, ctx.instance_id, ctx.now)  # the case is found by "had an incident"
 
@@ -641,7 +658,12 @@ class StepRunner:
                 incident_table.c.task_guid == guid,
                 incident_table.c.resolved_at.is_(None),
             )
-            .values(resolved_at=ctx.now)
+            .values(
+                resolved_at=ctx.now,
+                status="resolved",
+                resolved_by=ctx.actor,
+                resolution="answered",  # the outside system answered a retry
+            )
         )
         ctx.events.append(
             PendingEvent("service_completed", ctx.actor, ctx.office_code, task_guid=guid)
@@ -652,14 +674,24 @@ class StepRunner:
     def _translate(self, exc: Exception) -> Exception:
         if isinstance(exc, EngineError | SkipStep):
             return exc
+        task = getattr(exc, "task", None) if isinstance(exc, SpiffWorkflowException) else None
         cause = root_cause(exc)
         if isinstance(cause, EngineError):
-            return cause
+            return _at_element(cause, task)
         if isinstance(exc, SpiffWorkflowException):
-            task = getattr(exc, "task", None)
             where = f" in task '{task.task_spec.bpmn_id}'" if task is not None else ""
-            return ScriptFailed(f"the model failed{where}: {cause}")
+            return _at_element(ScriptFailed(f"the model failed{where}: {cause}"), task)
         return exc
+
+
+def _at_element(error: EngineError, task: Task | None) -> EngineError:
+    """Remember on the error which element failed (`element_id`, `element_name`), for the
+    incident that records it (engine/management.py, `Engine.run_step`)."""
+    if task is not None and getattr(error, "element_id", None) is None:
+        with suppress(AttributeError):
+            error.element_id = task.task_spec.bpmn_id  # type: ignore[attr-defined]
+            error.element_name = task.task_spec.bpmn_name or None  # type: ignore[attr-defined]
+    return error
 
 
 def record_incident(
@@ -670,17 +702,35 @@ def record_incident(
     now: datetime,
     task_guid: str | None = None,
     task_name: str | None = None,
+    *,
+    process_id: str | None = None,
+    element_id: str | None = None,
+    element_name: str | None = None,
 ) -> None:
-    """Record a failure in its own transaction, after the failed step was rolled back."""
+    """Record a failure in its own transaction, after the failed step was rolled back.
+
+    Nothing retries such a step by itself (a person's action, a start): the incident needs
+    attention at once (engine/management.py). It names the case (its procedure when the start
+    failed before the case existed), the task the step was for and the element that failed."""
     with db.write() as conn:
+        if process_id is None and instance_id is not None:
+            process_id = conn.execute(
+                select(instance_table.c.process_id).where(instance_table.c.id == instance_id)
+            ).scalar()
         conn.execute(
             insert(incident_table).values(
                 instance_id=instance_id,
                 task_guid=task_guid,
                 task_name=task_name,
+                process_id=process_id,
+                element_id=element_id or task_name,
+                element_name=element_name,
                 kind=kind,
                 message=message,
                 created_at=now,
+                last_attempt_at=now,
+                attempts=1,
+                status="needs_attention",
             )
         )
         mark_incident(conn, instance_id, now)

@@ -31,6 +31,7 @@ from web.auth import auth, login_manager
 from web.cases_ui import cases_ui
 from web.drafts_ui import DRAFT_BODY_BYTES, DRAFT_ENDPOINTS, drafts_ui
 from web.i18n import init_i18n
+from web.incidents_ui import operations  # also adds GET /api/v1/incidents to the api blueprint
 from web.indicators_ui import indicators_ui
 from web.migration_ui import migration_ui
 from web.procedures_ui import procedures_ui
@@ -155,6 +156,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(attachments_ui)
     app.register_blueprint(audit)
     app.register_blueprint(audit_trace)
+    app.register_blueprint(operations)
     app.register_blueprint(indicators_ui)
     app.register_blueprint(procedures_ui)
     app.register_blueprint(migration_ui)

@@ -622,12 +622,103 @@ def cases_migrate(
             click.echo(f"  {d['name']}: {d['before']} -> {d['after']}")
 
 
+def _operator(engine: Any, actor: str, as_json: bool) -> None:
+    """`--actor` must be an active methodologist or admin (workflows/rights.py may_operate, the
+    rule of the failed-cases page and the API); exit 1 with the refusal otherwise."""
+    from engine.errors import NotFound
+    from workflows.organization import OrganizationDirectory
+    from workflows.rights import Rights
+    from workflows.users import UserDirectory
+
+    try:
+        user = UserDirectory(engine.db).get(actor)
+    except NotFound:
+        _fail(as_json, LookupError(f"user '{actor}' does not exist: give your login"))
+        return
+    refusal = Rights(OrganizationDirectory(engine.db), lambda _: None).may_operate(user)
+    if refusal is not None:
+        _fail(as_json, PermissionError(f"{actor}: {refusal.message}"), code=refusal.code)
+
+
+@cases.command("cancel")
+@click.argument("case_id", type=int)
+@click.option("--reason", required=True, help="why the case is cancelled (kept in its history)")
+@click.option("--actor", required=True, help="a methodologist's or an admin's login")
+@click.option("--json", "as_json", is_flag=True)
+def cases_cancel(case_id: int, reason: str, actor: str, as_json: bool) -> None:
+    """Cancel a running case for good: its tasks leave the queues, its timers stop, its
+    incidents are resolved, its history records the reason (engine/management.py cancel_case).
+    Exit 1 when the actor is refused, the reason is empty or the case is not running."""
+    engine = _engine()
+    _operator(engine, actor, as_json)
+    try:
+        result = engine.management.cancel_case(
+            case_id, reason=reason, actor=actor, now=engine.clock.now()
+        )
+    except EngineError as exc:
+        _fail(as_json, exc)
+        return
+    if as_json:
+        _echo_json({"ok": True, **result})
+    else:
+        resolved = len(result["resolved_incidents"])
+        click.echo(f"case {case_id} cancelled; {resolved} incidents resolved")
+
+
 # -- incidents -----------------------------------------------------------------------------------
 
 
 @main.group()
 def incidents() -> None:
     """Failed steps of running cases: list them, retry one after a fix."""
+
+
+@incidents.command("list")
+@click.option("--all", "everything", is_flag=True, help="resolved ones too")
+@click.option("--json", "as_json", is_flag=True)
+def incidents_list(everything: bool, as_json: bool) -> None:
+    """Open incidents (those needing attention and those still retried automatically), with
+    their case, task, element, error and attempts; --all: resolved ones too."""
+    from web.incidents_ui import incident_json
+
+    rows = _engine().management.incidents(open_only=not everything)
+    if as_json:
+        _echo_json([incident_json(r) for r in rows])
+        return
+    for r in rows:
+        case = r["business_key"] or r["instance_id"] or "-"
+        element = r["element_name"] or r["element_id"] or "-"
+        click.echo(
+            f"{r['id']:>6} {r['status']:<15} case {case} {r['process_id'] or '-'} "
+            f"v{r['version'] or '-'} {element}: {r['error']} ({r['attempts']} attempts)"
+        )
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--actor", required=True, help="a methodologist's or an admin's login")
+@click.option("--json", "as_json", is_flag=True)
+def incidents_retry(incident_id: int, actor: str, as_json: bool) -> None:
+    """Run the failed step again now (after a fix was published and the case migrated): it
+    succeeds and the incident is resolved, or it fails again and one more attempt is counted.
+    Exit 1 when the actor is refused, the incident is resolved already or has no case."""
+    from web.incidents_ui import incident_json
+
+    engine = _engine()
+    _operator(engine, actor, as_json)
+    try:
+        after = engine.management.retry_incident(incident_id, actor=actor, now=engine.clock.now())
+    except EngineError as exc:
+        _fail(as_json, exc)
+        return
+    if as_json:
+        _echo_json({"ok": after["status"] == "resolved", "incident": incident_json(after)})
+    elif after["status"] == "resolved":
+        click.echo(f"incident {incident_id} resolved: the step ran again")
+    else:
+        click.echo(
+            f"incident {incident_id} failed again (attempt {after['attempts']}): {after['error']}"
+        )
 
 
 # -- indicators ----------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ EVENT_LABELS = {
     "service_failed": lazy_gettext("outside system failed"),
     "service_retried": lazy_gettext("outside system retried"),
     "access_denied": lazy_gettext("access refused"),
+    "incident_retried": lazy_gettext("failed step retried by hand"),
+    "case_cancelled": lazy_gettext("case cancelled with a reason"),
 }
 STATE_LABELS = {
     "ready": lazy_gettext("open"),

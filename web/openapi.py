@@ -304,6 +304,88 @@ def _error_responses() -> dict[str, Any]:
     return out
 
 
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+#: failed cases (web/incidents_ui.py): the list the page /operations/incidents shows
+_INCIDENT = {
+    "type": "object",
+    "required": ["id", "instance_id", "process_id", "element_id", "error", "attempts", "status"],
+    "properties": {
+        "id": _ID_SCHEMA,
+        "instance_id": {"type": ["integer", "null"], "description": "null: a start that failed"},
+        "business_key": _NULLABLE_TEXT,
+        "process_id": _NULLABLE_TEXT,
+        "version": {"type": ["integer", "null"]},
+        "task_id": _NULLABLE_TEXT,
+        "task_name": _NULLABLE_TEXT,
+        "element_id": _NULLABLE_TEXT,
+        "element_name": _NULLABLE_TEXT,
+        "kind": {"type": "string", "examples": ["timer", "service", "script", "schedule"]},
+        "error": {"type": "string"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "created_at": {"type": "string", "format": "date-time"},
+        "last_attempt_at": _NULLABLE_TIME,
+        "status": {"type": "string", "enum": ["open", "needs_attention", "resolved"]},
+        "needs_attention": {"type": "boolean"},
+        "resolved_at": _NULLABLE_TIME,
+        "resolved_by": _NULLABLE_TEXT,
+        "resolution": {
+            "type": ["string", "null"],
+            "examples": ["fired", "answered", "retried", "cancelled"],
+        },
+    },
+}
+_INCIDENTS: dict[str, Any] = {
+    "get": {
+        "summary": "Failed cases: incidents with their case, task, element and attempts",
+        "description": "Newest first, at most 500. A failing timer or outside system is "
+        "retried automatically a bounded number of times (`open`), then it needs a person "
+        "(`needs_attention`): retry it or cancel the case on the page /operations/incidents or "
+        "with `nadzor incidents retry` / `nadzor cases cancel`. Methodologists and "
+        "administrators only; others get 403.",
+        "parameters": [
+            {
+                "name": "status",
+                "in": "query",
+                "description": "`active` (default: open and needing attention), `all`, or one "
+                "status; another value is a 400.",
+                "schema": {
+                    "type": "string",
+                    "enum": ["active", "all", "open", "needs_attention", "resolved"],
+                    "default": "active",
+                },
+            },
+            {
+                "name": "procedure",
+                "in": "query",
+                "description": "Only this procedure's incidents (a procedure id; another "
+                "shape is a 400).",
+                "schema": {"type": "string", "pattern": _PROCEDURE_PATTERN},
+            },
+        ],
+        "responses": _responses(
+            200,
+            {
+                "type": "object",
+                "required": ["counts", "incidents"],
+                "properties": {
+                    "counts": {
+                        "type": "object",
+                        "required": ["open", "needs_attention"],
+                        "properties": {
+                            "open": {"type": "integer", "minimum": 0},
+                            "needs_attention": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                    "incidents": {"type": "array", "items": _INCIDENT},
+                },
+            },
+            400,
+            403,
+        ),
+    }
+}
+
 #: how a form's file field (form-js `filepicker`) is sent (engine/attachments.py)
 FILE_FIELDS = (
     'A file field (form-js `filepicker`) takes a list of uploads `{"name": ..., '
@@ -476,6 +558,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/offices/{office_code}/report-term": _REPORT_TERM,
+            "/incidents": _INCIDENTS,
             "/indicators": {
                 "get": {
                     "summary": "Supervision indicators of an office and the offices below it",

@@ -42,6 +42,8 @@ KNOWN_KINDS = (
     "task_cancelled",
     "instance_completed",
     "instance_cancelled",
+    "incident_retried",
+    "case_cancelled",
     "instance_migrated",
     "access_denied",
 )
