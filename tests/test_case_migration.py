@@ -415,3 +415,46 @@ def test_page_dry_run_migrate_and_refusal(checks: Engine, tmp_path: Path, clock)
     assert instance(checks, moves.id).version == 2
     assert instance(checks, stays.id).version == 1
     assert "Перенесено дел: 1 из 1." in answer.get_data(as_text=True)
+
+
+# -- inside a called procedure --------------------------------------------------------------------
+
+
+def test_a_case_inside_a_called_procedure_moves_or_says_why_not(
+    checks: Engine, tmp_path: Path, clock
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_proc_penalty_room_check import prepare_act
+
+    case = place(checks)
+    check(case, placement=False)
+    prepare_act(case)
+    assert case.open_task_names() == ["act_review"]  # inside act_routing (the call activity)
+    v2 = publish_variant(checks, tmp_path, "v2", with_review_step, clock)
+    [row] = case_migration.plan(checks, [case.id], v2.id)
+    assert row["can_move"] is True, row["reasons"]
+
+    # a version whose call activity calls another procedure: the case cannot stay inside it
+    def calls_another(text: str) -> str:
+        lite = (
+            '<bpmn:process id="act_routing_lite" isExecutable="true">'
+            '<bpmn:startEvent id="lite_start"><bpmn:outgoing>lf1</bpmn:outgoing></bpmn:startEvent>'
+            '<bpmn:endEvent id="lite_end"><bpmn:incoming>lf1</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="lf1" sourceRef="lite_start" targetRef="lite_end" />'
+            "</bpmn:process>\n  <bpmndi:BPMNDiagram"
+        )
+        text = text.replace("<bpmndi:BPMNDiagram", lite, 1)
+        return text.replace('calledElement="act_routing"', 'calledElement="act_routing_lite"')
+
+    v3 = publish_variant(checks, tmp_path, "v3", calls_another, clock)
+    [row] = case_migration.plan(checks, [case.id], v3.id)
+    assert row["can_move"] is False
+    assert row["reasons"] == [
+        "it is inside the called procedure 'act_routing', which version 3 does not include"
+    ]
+    moved = case_migration.migrate(
+        checks, [case.id], v2.id, actor="gp.methodologist", now=clock.now()
+    )
+    assert moved[0]["moved"] is True
+    assert case.open_task_names() == ["act_review"]
+    with checks.db.read() as conn:
+        assert verify_case(conn, case.id)["ok"] is True
