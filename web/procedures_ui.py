@@ -351,6 +351,23 @@ def _form_tables(files: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
+def _forms_in_order(
+    files: dict[str, str], main: str | None, steps: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The procedure's own forms first, each titled by the steps that show it; then the forms
+    of the procedures it calls (they travel with the version)."""
+    folder = (main or "").rpartition("/")[0]
+    uses: dict[str, list[str]] = {}
+    for step in steps:
+        if step["form"]:
+            uses.setdefault(f"{folder}/{step['form']}", []).append(step["name"])
+    forms = _form_tables(files)
+    for form in forms:
+        form["steps"] = uses.get(form["file"], [])
+        form["own"] = form["file"].rpartition("/")[0] == folder
+    return sorted(forms, key=lambda f: (not f["own"], f["file"]))
+
+
 def _walk_fields(components: Any, depth: int, fields: list[dict[str, Any]]) -> None:
     """A form's components in order, a group's fields after it (one level deeper)."""
     if not isinstance(components, list):
@@ -661,7 +678,7 @@ def version_page(process_id: str, version: int) -> Any:
         documentation=steps["documentation"],
         steps=steps["steps"],
         calls=[{"process_id": c, "title": _title_of(c)} for c in dict.fromkeys(steps["calls"])],
-        forms=_form_tables(definition.files),
+        forms=_forms_in_order(definition.files, main, steps["steps"]),
         decisions=_decision_tables(definition.files),
         files=sorted(definition.files),
         callers=_caller_rows(pid, rows[0]["version"] if rows else version),
