@@ -359,6 +359,8 @@ def test_cli_dry_run_then_migrate_and_refusal(
     assert instance(checks, case.id).version == 2
     # nothing left on version 1: nothing matched
     cli_env(*base, "--from-version", "1", "--actor", "gp.methodologist", "--json", code=1)
+    missing = cli_env(*base, "--case", "999999", "--actor", "gp.methodologist", "--json", code=1)
+    assert json.loads(missing)[0]["reasons"] == ["case 999999 does not exist"]
 
 
 # -- the page door --------------------------------------------------------------------------------
@@ -392,6 +394,9 @@ def test_page_dry_run_migrate_and_refusal(checks: Engine, tmp_path: Path, clock)
     assert page.status_code == 200
     assert "Проверить водворение и условия содержания" in html  # words, not ids
     assert "25.11.2026, 09:30" in html  # the deadline in Almaty time
+    # the case the failed-cases view sent here is the one checked
+    assert re.search(rf'value="{moves.id}" id="case-{moves.id}" checked', html)
+    assert not re.search(rf'value="{stays.id}" id="case-{stays.id}" checked', html)
     token = _csrf(html)
     # a prosecutor's POST is refused and changes nothing
     refused = prosecutor.post(

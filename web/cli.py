@@ -609,9 +609,16 @@ def cases_migrate(
         rows = case_migration.plan(engine, ids, target)
     else:
         rows = case_migration.migrate(engine, ids, target, actor=actor, now=engine.clock.now())
+    missing = all(c.get("code") == "missing" for r in rows for c in r.get("reason_codes") or [{}])
     if as_json:
         _echo_json(rows)
-        return
+    else:
+        _print_migration(rows, dry_run)
+    if missing:  # none of the cases named exists: nothing matched
+        sys.exit(1)
+
+
+def _print_migration(rows: list[dict[str, Any]], dry_run: bool) -> None:
     for r in rows:
         done = r.get("moved", r["can_move"])
         verb = ("moved" if done else "stays") if not dry_run else ("can move" if done else "stays")

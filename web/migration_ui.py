@@ -284,7 +284,7 @@ def page(process_id: str) -> Any:
         return refused
     engine = current_app.extensions["nadzor.engine"]
     versions = _versions(engine, process_id)
-    preselected = [i for i in (_int(v) for v in request.args.getlist("case")) if i]
+    preselected = [i for i in (_int(v) for v in request.args.getlist("case")[:MAX_CASES]) if i]
     source, target = _defaults(versions, preselected, engine)
     source = _int(request.args.get("from")) or source
     target = _int(request.args.get("to")) or target
