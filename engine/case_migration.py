@@ -497,6 +497,7 @@ def _entry(
         "before": _iso(before),
         "after": _iso(after),
         "changed": before != after if after is not None else False,
+        "past": False,
         "note": note.text() if note is not None else None,
         "note_code": note.as_json() if note is not None else None,
     }
@@ -613,6 +614,8 @@ def _deadlines(
             continue
         note = Reason("follows_timer") if after is not None else None
         entries.append(_entry(spec, "task", before, after, note))
+    for e in entries:  # a new deadline already behind: the worker records the breach at once
+        e["past"] = bool(e["changed"] and e["after"] and datetime.fromisoformat(e["after"]) < now)
     move.result["deadlines"] = entries
 
 

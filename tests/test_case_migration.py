@@ -207,6 +207,23 @@ def test_a_changed_deadline_counts_from_the_cases_own_instant(
     assert event["data_after"]["deadlines"][0]["after"] == twelve.isoformat()
 
 
+def test_a_shortened_deadline_already_behind_is_said_and_fires_at_once(
+    checks: Engine, tmp_path: Path, clock
+) -> None:  # type: ignore[no-untyped-def]
+    case = place(checks)
+    clock.advance(timedelta(hours=14))  # 19:00 UTC: placed_at + 12 h (16:30) is behind
+    v2 = publish_variant(checks, tmp_path, "v2", with_12_hour_timer, clock)
+    [row] = case_migration.plan(checks, [case.id], v2.id)
+    timer = next(d for d in row["deadlines"] if d["element"] == "check_deadline")
+    assert (
+        timer["past"] is True and timer["after"] == (PLACED_UTC + timedelta(hours=12)).isoformat()
+    )
+    case_migration.migrate(checks, [case.id], v2.id, actor="gp.methodologist", now=clock.now())
+    assert checks.management.fire_due(clock.now()) == 1  # the breach is recorded, not lost
+    assert case.open_task_names() == ["breach_control", "placement_check"]
+    assert case.data()["deadline_breached"] is True
+
+
 DURATION_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="defs"
@@ -420,6 +437,10 @@ def test_page_dry_run_migrate_and_refusal(checks: Engine, tmp_path: Path, clock)
     assert instance(checks, moves.id).version == 2
     assert instance(checks, stays.id).version == 1
     assert "Перенесено дел: 1 из 1." in answer.get_data(as_text=True)
+    # from the failed-cases view, a case already on the newest version: said, not an error
+    again = web.get(f"/procedures/penalty_room_check/migrate?case={moves.id}")
+    assert again.status_code == 200
+    assert "сначала опубликуйте исправленную версию" in again.get_data(as_text=True)
 
 
 # -- inside a called procedure --------------------------------------------------------------------

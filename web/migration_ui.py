@@ -194,6 +194,7 @@ def _rows(results: list[dict[str, Any]], selected: set[int] | None) -> list[dict
                 "before": local_time(datetime.fromisoformat(d["before"])) if d["before"] else "—",
                 "after": local_time(datetime.fromisoformat(d["after"])) if d["after"] else "—",
                 "changed": d["changed"],
+                "past": bool(d.get("past")),
                 "note": sentence(d.get("note_code")),
             }
             for d in r["deadlines"]
@@ -292,6 +293,13 @@ def page(process_id: str) -> Any:
     error, rows, more = None, [], 0
     if source not in known or target not in known:
         error = gettext("Choose versions the procedure has.")
+    elif source == target and not ("from" in request.args or "to" in request.args):
+        # arrived from a link (e.g. a failed case on the newest version): nothing to move to yet
+        error = gettext(
+            "The cases already run on the newest version %(v)s: publish a corrected version "
+            "first, then move them to it.",
+            v=target,
+        )
     elif source == target:
         error = gettext("Choose two different versions: the cases move from one to the other.")
     else:
@@ -312,7 +320,7 @@ def page(process_id: str) -> Any:
         more=more,
         error=error,
         result=False,
-    ), (400 if error else 200)
+    ), (400 if error and ("from" in request.args or "to" in request.args) else 200)
 
 
 @migration_ui.post("/procedures/<procedure:process_id>/migrate")
