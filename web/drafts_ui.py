@@ -42,6 +42,7 @@ from engine.drafts import (
 )
 from engine.errors import DataRejected, EngineError, ModelError, NotFound, ValidationFailed
 from engine.safety.xmlparse import parse_xml
+from workflows.catalogue import procedure_title
 
 from .case_file import office_name
 from .i18n import local_time, locale_code
@@ -243,6 +244,7 @@ def _rows() -> list[dict[str, Any]]:
     return [
         {
             **row,
+            "title": procedure_title(row["process_id"], locale_code(), row["process_id"]),
             "created_by_name": person(row["created_by"]),
             "updated_by_name": person(row["updated_by"]),
             "updated_label": local_time(row["updated_at"]),
@@ -372,6 +374,11 @@ def _words() -> dict[str, str]:
         "failed": gettext("The request failed; try again."),
         "lint": gettext("Drawing hints"),
         "load_failed": gettext("The diagram could not be opened"),
+        "status_waiting": gettext("waits for tasks, timers or messages"),
+        "status_completed": gettext("completed"),
+        "status_stopped_at_service": gettext(
+            "stopped at a service task (outside systems are not called in a trial)"
+        ),
     }
 
 
@@ -396,9 +403,22 @@ def editor(draft_id: int) -> Any:
     ]
     bpmn_others = [n for n in sorted(draft["files"]) if n.endswith(".bpmn") and n != draft["main"]]
     may_publish = rights().may_publish(current_user.user) is None
+    folder = draft["main"].rsplit("/", 1)[0] + "/"
+    locale = locale_code()
     config = {
         "draft_id": draft_id,
         "main": draft["main"],
+        "locale": locale,
+        # what the properties panel offers: the forms of the draft's own folder, the procedures
+        "form_files": sorted(
+            n[len(folder) :]
+            for n in draft["files"]
+            if n.startswith(folder) and n.endswith(".form.json")
+        ),
+        "procedures": [
+            {"id": pid, "name": procedure_title(pid, locale, pid)}
+            for pid in sorted({d["process_id"] for d in _engine().repository.list()})
+        ],
         "revision": draft["revision"],
         "csrf": generate_csrf(),
         "may_publish": may_publish,
@@ -413,6 +433,7 @@ def editor(draft_id: int) -> Any:
     return render_template(
         "drafts/editor.html",
         draft=draft,
+        title=procedure_title(draft["process_id"], locale, draft["process_id"]),
         config=config,
         others=others,
         bpmn_others=bpmn_others,

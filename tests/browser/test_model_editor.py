@@ -144,8 +144,10 @@ def test_publishing_an_unconditioned_gateway_shows_the_problem_on_its_element(
     expect(page.locator("#publish-error")).to_contain_text("nothing was published", timeout=15000)
     problem = page.locator("#publish-problems li[data-element=f2]")
     expect(problem).to_contain_text("Which way?")
-    expect(page.locator(".nz-problem-badge[data-element=f2]")).to_be_visible()
-    expect(page.locator("g.djs-element.nz-problem[data-element-id=f2]")).to_have_count(1)
+    # on the diagram: the flow outlined, the engine's words beside it
+    expect(page.locator("g.djs-element.nadzor-problem[data-element-id=f2]")).to_have_count(1)
+    note = page.locator(".djs-overlays[data-container-id=f2] .nadzor-problem-note")
+    expect(note).to_contain_text("has no condition")
     assert [d for d in engine.repository.list() if d["process_id"] == "gateway_draft"] == []
     assert len(engine.drafts.list()) == 1  # the draft stays, to be mended
 

@@ -43,7 +43,9 @@
   const modeler = window.NadzorModeler.create({
     container: $('canvas'),
     propertiesParent: $('properties'),
-    keyboardBind: document
+    locale: config.locale,
+    formFiles: config.form_files,
+    procedures: config.procedures
   });
   window.nadzorEditor = { modeler: modeler, state: state }; // for the browser tests
   const canvas = modeler.get('canvas');
@@ -51,10 +53,12 @@
   const registry = modeler.get('elementRegistry');
   const marked = [];
 
+  const markProblems = window.NadzorModeler.markProblems;
   function clearMarks() {
     marked.forEach(([id, cls]) => { if (registry.get(id)) canvas.removeMarker(id, cls); });
     marked.length = 0;
     overlays.remove({ type: 'nz-problem' });
+    if (markProblems) markProblems(modeler, []);
   }
   function mark(id, cls) {
     if (!id || !registry.get(id)) return false;
@@ -124,14 +128,14 @@
         item.textContent = p.text;
       }
       list.appendChild(item);
-      if (mark(p.element_id, 'nz-problem')) {
+      // without the bundle's markProblems: our own outline and badge on the element
+      if (!markProblems && mark(p.element_id, 'nz-problem')) {
         const badge = el('div', { class: 'nz-problem-badge', 'data-element': p.element_id, title: p.message || '' }, '!');
         overlays.add(p.element_id, 'nz-problem', { position: { top: -12, right: 12 }, html: badge });
       }
     });
-    if (window.NadzorModeler.markProblems) {
-      try { window.NadzorModeler.markProblems(modeler, problems); } catch (e) { /* our own marks stay */ }
-    }
+    // the bundle's marks: a red outline and the engine's message beside the element
+    if (markProblems) markProblems(modeler, problems.map((p) => Object.assign({}, p, { message: p.text || p.message })));
   }
 
   async function check() {
@@ -182,10 +186,15 @@
     out.replaceChildren();
     if (!r.ok) {
       out.appendChild(el('p', { class: 'breached', id: 'try-error' }, r.message || r.error || W.failed));
+      if (r.fields && typeof r.fields === 'object') {
+        const fields = el('ul', { id: 'try-fields' });
+        Object.entries(r.fields).forEach(([key, text]) => fields.appendChild(el('li', {}, key + ': ' + text)));
+        out.appendChild(fields);
+      }
       if (r.element_id) showProblems(el('ul'), [{ element_id: r.element_id, text: r.message, message: r.message }]);
       return;
     }
-    out.appendChild(el('p', { id: 'try-status' }, W.status + ': ' + (r.status_label || r.status)));
+    out.appendChild(el('p', { id: 'try-status' }, W.status + ': ' + (W['status_' + r.status] || r.status)));
     out.appendChild(el('h3', {}, W.tasks));
     out.appendChild(r.tasks.length ? table([W.tasks, W.lane, W.office],
       r.tasks.map((t) => [t.title || t.name, t.lane || '', t.office_name ? t.office_name + ' (' + t.office_code + ')' : (t.office_code || '')]))
