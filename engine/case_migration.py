@@ -116,6 +116,9 @@ KINDS: dict[str, str] = {
 }
 
 
+UNEXPECTED = "an unexpected error, written to the server's log"
+
+
 @dataclass
 class Reason:
     code: str
@@ -707,7 +710,6 @@ def migrate(
         try:
             out.append(_migrate_one(engine, iid, target, actor, now, revisions))
         except Exception as exc:
-            log.warning("migration of case %s failed: %s", iid, _err(exc))
             out.append(_failed(iid, None, target, exc))
         finally:
             engine.cache.get(iid, -1)  # a get with no matching revision drops the entry
@@ -826,8 +828,11 @@ def _missing(iid: int, target: LoadedDefinition) -> dict[str, Any]:
 def _failed(iid: int, row: Any, target: LoadedDefinition, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ConflictError):
         reason = Reason("changed_meanwhile")
-    else:
+    elif isinstance(root_cause(exc), EngineError):  # the engine's own words
         reason = Reason("failed", {"error": _err(exc)})
+    else:  # never a Python message to a user: the log has it
+        log.error("migration of case %s failed", iid, exc_info=exc)
+        reason = Reason("failed", {"error": UNEXPECTED})
     move = _finish(_Move(_base(iid, row, target), [reason]))
     move.result["moved"] = False
     return move.result

@@ -296,7 +296,9 @@ def test_each_case_moves_in_its_own_transaction(
         checks, [first.id, broken.id, third.id], v2.id, actor="gp.methodologist", now=clock.now()
     )
     assert [r["moved"] for r in rows] == [True, False, True]
-    assert rows[1]["reasons"] == ["it could not be moved: disk full"]
+    assert rows[1]["reasons"] == [
+        "it could not be moved: an unexpected error, written to the server's log"
+    ]
     after = instance(checks, broken.id)
     assert (after.version, after.revision, after.state, after.audit_seq) == (
         before.version,

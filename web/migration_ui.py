@@ -124,6 +124,8 @@ def _name(names: dict[str, str] | Any) -> str:
 
 
 def _param(key: str, value: Any) -> Any:
+    if key == "error" and value == case_migration.UNEXPECTED:
+        return gettext("an unexpected error, written to the server's log")
     if isinstance(value, dict):
         return _name(value)
     if key in ("before", "after"):
