@@ -37,7 +37,7 @@ from .errors import Busy, DataRejected, EngineError, InvalidOperation, NotFound
 from .history import PendingEvent, append_case_event, record_checkpoint
 from .models import HumanTask, Incident, ProcessInstance, Timer, as_utc
 from .services import retry_delay
-from .step import SkipStep, StepContext
+from .step import SkipStep, StepContext, error_words
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -336,7 +336,7 @@ class ManagementService:
                     element_name = self._element_name(conn, row.instance_id, element_id)
                 status = "needs_attention" if attempts >= MAX_AUTOMATIC_ATTEMPTS else "open"
                 values = dict(
-                    message=message,
+                    message=error_words(message),
                     attempts=attempts,
                     last_attempt_at=now,
                     status=status,
@@ -381,7 +381,7 @@ class ManagementService:
                             data_after={
                                 "incident_id": retry.incident_id,
                                 "attempt": attempts,
-                                "error": message,
+                                "error": error_words(message),
                             },
                         ),
                     )
@@ -547,7 +547,7 @@ class ManagementService:
                 log.exception(
                     "case %s: retrying incident %s failed", incident.instance_id, incident.id
                 )
-            message = str(exc) if isinstance(exc, EngineError) else RESTORE_FAILED
+            message = error_words(str(exc)) if isinstance(exc, EngineError) else RESTORE_FAILED
             with self.engine.db.write() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.execute(

@@ -9,6 +9,7 @@ restore, and a stale entry is never used because the revision is read from the d
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -622,7 +623,9 @@ class StepRunner:
         from .management import MAX_AUTOMATIC_ATTEMPTS  # management imports this module
 
         status = "needs_attention" if attempts >= MAX_AUTOMATIC_ATTEMPTS else "open"
-        values = dict(message=message, attempts=attempts, last_attempt_at=ctx.now, status=status)
+        values = dict(
+            message=error_words(message), attempts=attempts, last_attempt_at=ctx.now, status=status
+        )
         open_id = conn.execute(
             select(incident_table.c.id).where(
                 incident_table.c.instance_id == ctx.instance_id,
@@ -694,6 +697,18 @@ def _at_element(error: EngineError, task: Task | None) -> EngineError:
     return error
 
 
+#: a Python exception's class name inside an error's text ("NameError: ", "KeyError: ")
+_PYTHON_CLASS = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|Warning): ")
+
+
+def error_words(message: str) -> str:
+    """An error as a person reads it on the failed-cases page: without the names of Python
+    exception classes ("script failed: NameError: name 'x' is not defined" becomes "script
+    failed: name 'x' is not defined"), at most 2,000 characters."""
+    text = _PYTHON_CLASS.sub("", message or "").strip()
+    return text if len(text) <= 2000 else text[:1999] + "…"
+
+
 def record_incident(
     db: Database,
     instance_id: int | None,
@@ -726,7 +741,7 @@ def record_incident(
                 element_id=element_id or task_name,
                 element_name=element_name,
                 kind=kind,
-                message=message,
+                message=error_words(message),
                 created_at=now,
                 last_attempt_at=now,
                 attempts=1,

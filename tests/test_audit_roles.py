@@ -48,9 +48,6 @@ OTHER_ROLES_PAGES = {
     # methodologists and admins: failed cases (tests/test_incidents_ops.py)
     "/operations/incidents": 403,
     "/api/v1/incidents": 403,
-    # methodologists and admins: failed cases (tests/test_incidents_ops.py)
-    "/operations/incidents": 403,
-    "/api/v1/incidents": 403,
     # methodologists and admins: drafts of procedure models (tests/test_drafts.py)
     "/procedures/drafts/": 403,
     "/procedures/drafts/<id:draft_id>": 403,

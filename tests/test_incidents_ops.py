@@ -106,6 +106,7 @@ def test_an_incident_names_its_case_task_and_element(engine, clock, tmp_path: Pa
     assert (incident["element_id"], incident["element_name"]) == ("compute", "Compute the total")
     assert "missing_name" in incident["error"]
     assert "<" not in incident["error"] and "Traceback" not in incident["error"]
+    assert "NameError" not in incident["error"]  # words, not Python's class names
     assert incident["attempts"] == 1 and incident["status"] == "open"
     assert incident["last_attempt_at"] == clock.now()
     assert engine.management.incident_counts() == {"open": 1, "needs_attention": 0}

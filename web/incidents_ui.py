@@ -133,8 +133,11 @@ def _query(status: str, procedure: str | None) -> list[dict[str, Any]]:
     return _engine().management.incidents(**kwargs)
 
 
-def _row(r: dict[str, Any], may_read_cases: bool, locale: str) -> dict[str, Any]:
-    """One incident in words for the table."""
+def _row(
+    r: dict[str, Any], may_read_cases: bool, locale: str, titles: dict[str, str]
+) -> dict[str, Any]:
+    """One incident in words for the table (`titles`: the procedures' own names, for those
+    the catalogue does not know)."""
     element = r["element_name"] or r["element_id"] or r["task_name"] or ""
     return {
         "id": r["id"],
@@ -144,7 +147,9 @@ def _row(r: dict[str, Any], may_read_cases: bool, locale: str) -> dict[str, Any]
         if may_read_cases and r["instance_id"]
         else None,
         "case_running": r["case_status"] == "running",
-        "procedure": procedure_title(r["process_id"], locale) if r["process_id"] else "—",
+        "procedure": procedure_title(r["process_id"], locale, titles.get(r["process_id"]))
+        if r["process_id"]
+        else "—",
         "process_id": r["process_id"],
         "version": r["version"],
         "element": element,
@@ -175,15 +180,16 @@ def incidents() -> Any:
     engine = _engine()
     locale = locale_code()
     may_read_cases = rights().may_read_cases(current_user.user) is None
-    rows = [_row(r, may_read_cases, locale) for r in _query(status, procedure)]
-    procedures = sorted({r["process_id"] for r in engine.repository.list() if r.get("process_id")})
+    titles = {r["process_id"]: r["title"] for r in engine.repository.list() if r.get("title")}
+    rows = [_row(r, may_read_cases, locale, titles) for r in _query(status, procedure)]
+    procedures = sorted(titles)
     return render_template(
         "operations/incidents.html",
         rows=rows,
         counts=engine.management.incident_counts(),
         status=status,
         procedure=procedure,
-        procedures=[(p, procedure_title(p, locale)) for p in procedures],
+        procedures=[(p, procedure_title(p, locale, titles.get(p))) for p in procedures],
         statuses=[("active", gettext("open and needing attention"))]
         + [(s, str(STATUS_WORDS[s])) for s in INCIDENT_STATUSES]
         + [("all", gettext("all"))],
