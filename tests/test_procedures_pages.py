@@ -54,11 +54,21 @@ def site(database_url: str, clock, tmp_path: Path) -> Iterator[dict[str, Any]]: 
         .replace(f'name="{OLD_NAME}"', f'name="{NEW_NAME}"'),
         encoding="utf-8",
     )
+    form = models / "penalty_room_check" / "start.form.json"
+    form.write_text(
+        form.read_text(encoding="utf-8").replace(
+            '"label": "Учреждение"', '"label": "Учреждение (полное название)"'
+        ),
+        encoding="utf-8",
+    )
     publish(engine, models / "penalty_room_check", "gp.methodologist")
     place(engine)
-    routing = models / "act_routing" / "act_routing.bpmn"
-    routing.write_text(
-        routing.read_text(encoding="utf-8").replace("</bpmn:process>", "</bpmn:process>\n", 1),
+    route = models / "act_routing" / "route.dmn"
+    route.write_text(
+        route.read_text(encoding="utf-8").replace(
+            '<outputEntry id="r6_gp"><text>False</text>',
+            '<outputEntry id="r6_gp"><text>True</text>',
+        ),
         encoding="utf-8",
     )
     publish(engine, models / "act_routing", "gp.methodologist")
@@ -225,6 +235,14 @@ def test_the_diff_lists_the_rename_and_the_hours_in_words_and_marks_the_diagrams
     assert sorted(a["marks"]["changed"]) == sorted(b["marks"]["changed"])
     assert "placement_check" in b["marks"]["changed"] and b["marks"]["added"] == []
     assert "added" not in a["marks"] and "removed" not in b["marks"]
+    forms = re.search(r'<ol id="form-changes".*?</ol>', page, re.S).group(0)
+    assert "Учреждение (полное название)" in forms and "Подпись" in forms  # the field's label
+    assert "penalty_room_check/start.form.json" in forms
+    routing = text(web.get("/procedures/act_routing/diff?a=1&b=2"))
+    rules = re.search(r'<ol id="decision-changes".*?</ol>', routing, re.S).group(0)
+    assert "<strong>Маршрут акта (п. 12, 14 Инструкции № 104)</strong>, правило 6" in rules
+    assert "Результат «Через Генеральную прокуратуру»" in rules
+    assert '<td class="before">нет</td>' in rules and '<td class="after">да</td>' in rules
     same = text(web.get("/procedures/penalty_room_check/diff?a=2&b=2"))
     assert 'id="no-changes"' in same
     assert web.get("/procedures/penalty_room_check/diff?a=1&b=7").status_code == 400

@@ -412,6 +412,8 @@ def _kids(element: Any, local: str) -> list[Any]:
 def _cell(element: Any) -> str:
     text = next(iter(_kids(element, "text")), None)
     value = (text.text or "").strip() if text is not None else ""
+    if value in ("True", "False"):  # a Python truth value: said as yes / no
+        return _yes_no(value.lower())
     return gettext("any") if value in ("", "-") else value
 
 
@@ -755,8 +757,8 @@ def _value(key: str, value: str | None) -> str:
         return str(TYPES.get(value, value))
     if key == "hit_policy":
         return str(HIT_POLICIES.get(value, value))
-    if value in ("true", "false"):
-        return _yes_no(value)
+    if value in ("true", "false", "True", "False"):  # JSON and Python (decision cells) truth
+        return _yes_no(value.lower())
     return value
 
 

@@ -17,8 +17,9 @@ from werkzeug.serving import make_server
 
 from engine.clock import FakeClock
 from engine.config import Settings
-from tests.browser.test_accessibility import sign_in
+from tests.browser.test_accessibility import axe, serious_violations, sign_in  # noqa: F401
 from tests.conftest import BPMN_DIR
+from tests.test_proc_penalty_room_check import place
 from web.app import create_app
 from workflows.demo import seed_organization
 from workflows.migrate import upgrade
@@ -41,6 +42,8 @@ def two_versions(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     clock = FakeClock(datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
     engine = build_engine(Settings(url, "browser-test", models), clock=clock)
     seed_organization(engine)
+    routing = models / "act_routing" / "act_routing.bpmn"
+    engine.repository.publish(routing, actor="tlg.methodologist", note="Маршрут", now=clock.now())
     main = models / "penalty_room_check" / "penalty_room_check.bpmn"
     engine.repository.publish(
         main, actor="tlg.methodologist", note="Первая редакция", now=clock.now()
@@ -60,6 +63,16 @@ def two_versions(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         legal_basis="п. 11.6 Инструкции № 104",
         now=clock.now(),
     )
+    place(engine)  # a case running on v2
+    route = models / "act_routing" / "route.dmn"  # act_routing v2: penalty_room_check's copy is old
+    route.write_text(
+        route.read_text(encoding="utf-8").replace(
+            '<outputEntry id="r6_gp"><text>False</text>',
+            '<outputEntry id="r6_gp"><text>True</text>',
+        ),
+        encoding="utf-8",
+    )
+    engine.repository.publish(routing, actor="gp.methodologist", note="Маршрут ГП", now=clock.now())
     app = create_app({"NADZOR_ENGINE": engine, "SECRET_KEY": "browser-tests-only"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -116,19 +129,22 @@ def test_the_diff_marks_the_changed_elements_on_both_diagrams(page: Page, two_ve
 
 def shoot(page: Page, name: str, locale: str) -> Path:
     expect(page.locator("h1").first).to_be_visible()
+    assert serious_violations(page) == [], name
     path = SHOTS / f"{name}_{locale}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 
 
+@pytest.mark.usefixtures("axe")  # axe-core in every page of the context
 @pytest.mark.parametrize("locale", ["ru", "kk", "en"])
 def test_the_procedures_pages_are_photographed(page: Page, two_versions, locale: str) -> None:
+    """Each page photographed once drawn, and axe-core finds no serious violation on it."""
     base, _engine = two_versions
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1360, "height": 900})
     sign_in(page, base, login="tlg.methodologist", locale=locale)
     page.goto(f"{base}/procedures/")
-    expect(page.locator("tr[data-process=penalty_room_check]")).to_have_count(1)
+    expect(page.locator("tr[data-process=act_routing] .outdated")).to_have_count(1)
     taken = [shoot(page, "procedures_list", locale)]
     page.goto(f"{base}/procedures/penalty_room_check")
     taken.append(shoot(page, "procedures_versions", locale))
