@@ -449,3 +449,129 @@ def test_the_api_and_the_cli_list_what_the_page_lists(parked, database_url) -> N
     assert json.loads(cli(database_url, "incidents", "list", "--json").output) == []
     everything = json.loads(cli(database_url, "incidents", "list", "--all", "--json").output)
     assert [(r["status"], r["resolution"]) for r in everything] == [("resolved", "cancelled")]
+
+
+def test_retry_after_publishing_a_fix_and_migrating_the_case(engine, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The issue's path end to end in the engine: the broken version's case is parked, the
+    methodologist publishes the fix, migrates the case to it (engine/case_migration.py) and
+    retries: the incident is resolved and the case goes on on the fixed version."""
+    from engine import case_migration
+
+    iid = failing_case(engine, clock, tmp_path)
+    fire_until_parked(engine, clock)
+    [incident] = engine.management.incidents(instance_id=iid)
+    fixed = publish(engine, clock, tmp_path / "v2" / "ops_timer", FIXED)
+    [moved] = case_migration.migrate(
+        engine, [iid], fixed.id, actor="gp.methodologist", now=clock.now()
+    )
+    assert moved["moved"], moved
+    # still parked after the move: only a person retries it
+    assert engine.management.fire_due(clock.now() + timedelta(days=1)) == 0
+    [still] = engine.management.incidents(instance_id=iid)
+    assert (still["status"], still["version"]) == ("needs_attention", 2)
+    after = engine.management.retry_incident(incident["id"], actor="gp.methodologist")
+    assert after["status"] == "resolved", after
+    [task] = engine.tasks.list(TaskQuery(instance_id=iid))
+    assert task.task_name == "review"
+    kinds = [e["event_type"] for e in engine.history.events(iid)]
+    assert kinds.index("case_migrated") < kinds.index("incident_retried"), kinds
+    assert engine.verify_history()["ok"]
+
+
+def test_an_outside_system_is_retried_a_bounded_number_of_times(make_engine, clock) -> None:  # type: ignore[no-untyped-def]
+    """A service task whose outside system stays down: the first call and the automatic
+    retries make MAX_AUTOMATIC_ATTEMPTS calls in all, then nothing calls it until a person
+    retries, and that retry, once the system is up, resolves the incident."""
+    from engine.services import ServiceRegistry
+    from tests.conftest import FIXTURES
+
+    calls: list[str] = []
+    up = {"now": False}
+
+    def register(params: dict, data: dict) -> dict:
+        calls.append(params["case_ref"])
+        if not up["now"]:
+            raise ConnectionError("register unreachable")
+        return {"number": "ERDR-1"}
+
+    services = ServiceRegistry()
+    services.register("register_case", register)
+    engine = make_engine(services=services)
+    engine.repository.publish(FIXTURES / "engine" / "service" / "service.bpmn", now=clock.now())
+    iid = engine.runtime.start("service_step", {"case_ref": "C-1"}, actor="ivanov")
+    for _ in range(MAX_AUTOMATIC_ATTEMPTS + 3):
+        due = engine.management.next_fire_at()
+        if due is None:
+            break
+        clock.set(max(clock.now(), due))
+        engine.management.fire_due(clock.now())
+    assert len(calls) == MAX_AUTOMATIC_ATTEMPTS
+    [incident] = engine.management.incidents(instance_id=iid)
+    assert (incident["kind"], incident["status"]) == ("service", "needs_attention")
+    assert incident["attempts"] == MAX_AUTOMATIC_ATTEMPTS
+    assert incident["element_id"] == "register"
+    assert incident["element_name"] == "Register in the outside register"
+    assert engine.management.fire_due(clock.now() + timedelta(days=3)) == 0
+    assert len(calls) == MAX_AUTOMATIC_ATTEMPTS
+    up["now"] = True
+    after = engine.management.retry_incident(incident["id"], actor="gp.admin")
+    assert (after["status"], after["resolved_by"]) == ("resolved", "gp.admin")
+    assert engine.runtime.data(iid)["registration"] == {"number": "ERDR-1"}
+    assert "incident_retried" in [e["event_type"] for e in engine.history.events(iid)]
+
+
+def test_migration_0010_fills_in_what_the_old_rows_tell(tmp_path: Path) -> None:
+    """Rows recorded before 0010: resolved ones stay resolved, a timer past the automatic
+    bound needs attention, a scheduled start gets its procedure, the element its task's id."""
+    import sqlalchemy as sa
+
+    from engine.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision="0009")
+    db = sa.create_engine(url)
+    with db.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO process_instance (id, definition_id, process_id, version, status,"
+                " revision, state, summary, started_by, created_at, updated_at, audit_seq,"
+                " audit_head)"
+                " VALUES (7, 1, 'ops_timer', 1, 'running', 0, '', '{}', 'x',"
+                " '2026-11-24 00:00:00', '2026-11-24 00:00:00', 0, '')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO timer (instance_id, task_guid, kind, name, fire_at, attempts)"
+                " VALUES (7, 'g-wait', 'timer', 'wait', '2026-11-25 00:00:00', 6)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO incident (id, instance_id, task_guid, task_name, kind, message,"
+                " created_at, resolved_at) VALUES"
+                " (1, 7, 'g-wait', 'wait', 'timer', 'case 7, timer ''wait'': failed',"
+                " '2026-11-24 01:00:00', NULL),"
+                " (2, 7, 'g-old', 'compute', 'script', 'old', '2026-11-20 01:00:00',"
+                " '2026-11-21 01:00:00'),"
+                " (3, NULL, NULL, 'quarter_ended', 'schedule',"
+                " 'scheduled start of ''quarterly_duty'' (quarter_ended): down',"
+                " '2026-11-24 02:00:00', NULL)"
+            )
+        )
+    upgrade(url)
+    with db.connect() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, status, attempts, element_id, process_id, last_attempt_at"
+                    " FROM incident"
+                )
+            )
+        }
+    db.dispose()
+    assert (rows[1].status, rows[1].attempts, rows[1].element_id) == ("needs_attention", 6, "wait")
+    assert rows[1].process_id == "ops_timer" and rows[1].last_attempt_at is not None
+    assert rows[2].status == "resolved"
+    assert (rows[3].status, rows[3].process_id) == ("open", "quarterly_duty")
