@@ -87,6 +87,14 @@ def test_a_methodologist_edits_checks_tries_and_publishes_v2(page: Page, live) -
     page.wait_for_function("() => !window.nadzorEditor.state.dirty")
     saved = engine.drafts.get(draft_id)["files"][MAIN]
     assert "check_hours_near = 12" in saved and NEW_NAME in saved
+    # the draft is on the server: a reload shows the change
+    page.reload()
+    wait_ready(page)
+    name = page.evaluate(
+        "() => window.nadzorEditor.modeler.get('elementRegistry')"
+        ".get('placement_check').businessObject.name"
+    )
+    assert name == NEW_NAME
 
     # Check: the engine's own validation finds nothing
     page.click("#btn-check")
@@ -180,6 +188,17 @@ def test_the_drafts_pages_are_photographed_in_every_language(page: Page, live, l
     expect(page.locator("#try-timers")).to_contain_text("09:30", timeout=15000)  # v1: 24 h
     page.screenshot(path=str(SHOTS / f"draft_try_{locale}.png"), full_page=True)
 
+    page.click("#draft-files a:text-is('penalty_room_check/start.form.json')")
+    wait_ready(page)
+    expect(page.locator("#file-editor .fjs-editor-container")).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"draft_form_editor_{locale}.png"), full_page=True)
+    page.go_back()
+    wait_ready(page)
+    page.click("#draft-files a:text-is('act_routing/answer_term.dmn')")
+    wait_ready(page)
+    expect(page.locator("#file-editor .tjs-table")).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"draft_dmn_editor_{locale}.png"), full_page=True)
+
     page.goto(f"{base}/procedures/drafts/")
     page.set_input_files(
         "#import-file",
@@ -188,3 +207,41 @@ def test_the_drafts_pages_are_photographed_in_every_language(page: Page, live, l
     page.click("#import-form button[type=submit]")
     expect(page.locator("#import-error")).to_contain_text("broken.bpmn")
     page.screenshot(path=str(SHOTS / f"drafts_import_refused_{locale}.png"), full_page=True)
+
+
+def test_a_drafts_form_and_decision_table_open_in_their_editors_and_save_back(
+    page: Page, live
+) -> None:
+    base, engine = live
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, base, "gp.methodologist", "en")
+    editor_url = open_version_as_draft(page, base)
+    draft_id = int(editor_url.rstrip("/").rsplit("/", 1)[1])
+    page.goto(editor_url)
+    page.click("#draft-files a:text-is('penalty_room_check/start.form.json')")
+    wait_ready(page)
+    expect(page.locator("#file-editor .fjs-editor-container")).to_be_visible()
+    # a field's label changed through the form editor (its modeling service, as its panel does)
+    page.evaluate(
+        """() => {
+            const editor = window.nadzorFileEditor;
+            const field = editor.get('formFieldRegistry').getAll()
+                .find((f) => f.key === 'convict_name');
+            editor.get('modeling').editFormField(field, 'label', 'ФИО водворённого');
+        }"""
+    )
+    page.click("#btn-save")
+    expect(page.locator("#save-state")).to_contain_text("Saved ·", timeout=10000)
+    form = json.loads(engine.drafts.get(draft_id)["files"]["penalty_room_check/start.form.json"])
+    labels = {c.get("key"): c.get("label") for c in form["components"]}
+    assert labels["convict_name"] == "ФИО водворённого"
+
+    page.click("a:text-is('Back to the diagram')")
+    wait_ready(page)
+    page.click("#draft-files a:text-is('act_routing/answer_term.dmn')")
+    wait_ready(page)
+    expect(page.locator("#file-editor .tjs-table")).to_be_visible()  # the decision table itself
+    before = engine.drafts.get(draft_id)["revision"]
+    page.click("#btn-save")
+    expect(page.locator("#save-state")).to_contain_text("Saved ·", timeout=10000)
+    assert engine.drafts.get(draft_id)["revision"] == before + 1

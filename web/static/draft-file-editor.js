@@ -8,7 +8,7 @@
   const config = JSON.parse(configEl.textContent);
   const W = config.words;
   const $ = (id) => document.getElementById(id);
-  const state = { revision: config.revision, stopped: false };
+  const state = { revision: config.revision, stopped: false, dirty: false, timer: null };
   const errorBox = $('editor-error');
   const saveState = $('save-state');
   let editor = null;
@@ -38,6 +38,7 @@
     const answer = await call('PUT', config.urls.files, { name: config.name, content: await content(), revision: state.revision });
     if (answer.status === 200 && answer.data.ok) {
       state.revision = answer.data.revision;
+      state.dirty = false;
       saveState.textContent = W.saved + ' · ' + answer.data.saved_at;
       showError('');
       return;
@@ -46,7 +47,16 @@
     saveState.textContent = W.save_failed;
     showError(answer.data.message || W.failed);
   }
-  $('btn-save').addEventListener('click', save);
+  $('btn-save').addEventListener('click', () => { clearTimeout(state.timer); save(); });
+  // autosave after a pause, as in the diagram editor
+  function changed() {
+    if (!document.body.dataset.editorReady) return;
+    state.dirty = true;
+    saveState.textContent = W.unsaved;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(save, 2500);
+  }
+  window.addEventListener('beforeunload', (event) => { if (state.dirty) { event.preventDefault(); event.returnValue = ''; } });
 
   (async function load() {
     const answer = await call('GET', config.urls.files);
@@ -56,12 +66,21 @@
     try {
       if (config.kind === 'form') {
         if (!window.NadzorFormEditor) throw new Error('form editor missing');
-        editor = await window.NadzorFormEditor.create({ container: $('file-editor'), schema: JSON.parse(text) });
-        if (editor.importSchema && !editor._state) await editor.importSchema(JSON.parse(text));
+        editor = await window.NadzorFormEditor.open({ container: $('file-editor'), schema: JSON.parse(text) });
+        editor.on('changed', changed);
       } else {
         if (!window.NadzorDmn) throw new Error('DMN editor missing');
         editor = window.NadzorDmn.create({ container: $('file-editor') });
         await editor.importXML(text);
+        // straight to the decision table (the DRD is one box per decision)
+        const table = editor.getViews().find((v) => v.type === 'decisionTable');
+        if (table) await editor.open(table);
+        const listen = () => {
+          const viewer = editor.getActiveViewer();
+          if (viewer) viewer.on('commandStack.changed', changed);
+        };
+        listen();
+        editor.on('views.changed', listen);
       }
     } catch (e) {
       showError(W.load_failed + ': ' + (e && e.message ? e.message : ''));
