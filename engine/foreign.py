@@ -755,6 +755,31 @@ def _check_bpmn(tree: etree._ElementTree, filename: str) -> None:
                     f"{element.get(attribute)}, which this engine cannot run. Make it a script "
                     "task (Python) or a service task calling one of the engine's services.",
                 )
+        people = [
+            f"camunda:{a}={element.get(f'{{{CAMUNDA_NS}}}{a}')!s}"
+            for a in ("assignee", "candidateUsers", "candidateGroups")
+            if element.get(f"{{{CAMUNDA_NS}}}{a}") is not None
+        ]
+        if people:
+            raise _refuse(
+                element,
+                filename,
+                f"the {_words(element)} names who does it the Camunda way ({', '.join(people)}), "
+                "which this engine does not read: a task goes to the role of its lane, in the "
+                "office the case belongs to. Remove the attribute and put the task in the lane "
+                "of the role that does it.",
+            )
+        form = element.get(f"{{{CAMUNDA_NS}}}formKey")
+        form_data = element.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData")
+        if form is not None or form_data is not None:
+            raise _refuse(
+                element,
+                filename,
+                f"the {_words(element)} defines its form the Camunda way "
+                f"({'camunda:formKey' if form is not None else 'camunda:formData'}), which this "
+                "engine does not read. Draw the form in the form editor and name its file in "
+                "the task's form property.",
+            )
         if element.get(f"{{{CAMUNDA_NS}}}type") == "external":
             raise _refuse(
                 element,

@@ -603,6 +603,13 @@ FOREIGN_MODELS: dict[str, tuple[str, int, str, str | None, str] | None] = {
         "Count the days",
         "Rewrite the script in Python",
     ),
+    "camunda_user_task_form": (
+        "camunda_user_task_form.bpmn",
+        7,
+        "Activity_register",
+        "Register the appeal",
+        "put the task in the lane of the role that does it",
+    ),
     "bpmnio_implicit_split": (
         "bpmnio_implicit_split.bpmn",
         7,
@@ -721,3 +728,31 @@ def test_malformed_xml_names_its_line_and_column_in_words(engine) -> None:  # ty
     assert_words(str(error))
     problems = engine.repository.check_files({"drawn.bpmn": broken}, "drawn.bpmn")
     assert problems[0]["line"] == 19 and "column 17" in problems[0]["message"]
+
+
+def test_the_try_door_says_the_same_refusal(engine) -> None:  # type: ignore[no-untyped-def]
+    """`nadzor definitions try` (engine/trial.py) reads a foreign model through the same
+    checks: the JSON names the line and element, the error the rewrite."""
+    from engine.trial import try_path
+
+    result = try_path(engine, fixture("camunda_juel_gateway"), now=engine.clock.now(), data={})
+    assert result["ok"] is False
+    assert (result["line"], result["element_id"]) == (20, "Flow_large")
+    assert "Write it as: amount > 100" in result["error"]
+    assert_words(result["error"])
+    tried = try_path(engine, fixture("camunda_timer_p7d"), now=engine.clock.now(), data={})
+    assert tried["ok"] is True
+    due = (engine.clock.now() + timedelta(days=7)).astimezone(UTC)
+    [waiting] = tried["timers"]
+    assert waiting["element"] == "Event_week_passed"
+    assert datetime.fromisoformat(waiting["due_at"]).astimezone(UTC) == due
+
+
+def test_a_camunda_form_is_refused_with_where_our_forms_live() -> None:
+    text = fixture("camunda_user_task_form").read_text()
+    tree = parse_xml(text.replace(' camunda:candidateGroups="clerks"', "").encode(), "f.bpmn")
+    with pytest.raises(ModelError) as refused:
+        check_dialect(tree, "f.bpmn")
+    error = refused.value
+    assert (error.line, error.element_id) == (7, "Activity_register")
+    assert "camunda:formData" in error.message and "form editor" in error.message
