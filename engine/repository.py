@@ -31,7 +31,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy import exc as sa_exc
 
 from .db import Database
@@ -58,6 +58,14 @@ MAX_NOTE = 4000
 MAX_LEGAL_BASIS = 2000
 #: a case in these states no longer runs on its version
 FINISHED = ("completed", "cancelled")
+#: the current version's id: one probe of the (process_id, version) unique index, built once
+#: (asked on every start, so not even the statement is rebuilt)
+LATEST_ID = (
+    select(definition_table.c.id)
+    .where(definition_table.c.process_id == bindparam("process_id"))
+    .order_by(definition_table.c.version.desc())
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -766,17 +774,11 @@ class Repository:
         """The id of the procedure's current version, read from the database every time (one
         probe of the (process_id, version) unique index): a version published by another
         process — the CLI while the server runs, another worker — counts at once."""
-        stmt = (
-            select(definition_table.c.id)
-            .where(definition_table.c.process_id == process_id)
-            .order_by(definition_table.c.version.desc())
-            .limit(1)
-        )
         if conn is not None:
-            found = conn.execute(stmt).scalar()
+            found = conn.execute(LATEST_ID, {"process_id": process_id}).scalar()
         else:
             with self.db.read() as c:
-                found = c.execute(stmt).scalar()
+                found = c.execute(LATEST_ID, {"process_id": process_id}).scalar()
         if found is None:
             raise NotFound(f"procedure '{process_id}' has no published version")
         return found
