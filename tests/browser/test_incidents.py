@@ -1,6 +1,6 @@
 """Failed cases in the browser: a methodologist sees the incident of a case whose timer step
 failed every automatic attempt, in words, with its counts; after a fixed version was published
-and the case moved to it, Retry resolves it. Photographed to
+and the case moved to it on the migration page the row links to, Retry resolves it. Photographed to
 var/screenshots/incidents_<locale>.png."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from engine.tasks import TaskQuery
 from tests.browser.test_accessibility import axe, serious_violations, sign_in  # noqa: F401
-from tests.test_incidents_ops import FIXED, failing_case, fire_until_parked, move_case, publish
+from tests.test_incidents_ops import FIXED, failing_case, fire_until_parked, publish
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 SAYS = {
@@ -64,8 +64,15 @@ def test_retry_after_the_fix_resolves_the_incident(page: Page, live, tmp_path: P
     page.click(f"#retry-{incident['id']}")
     expect(page.locator(".flash.error")).to_contain_text("failed again")
     expect(page.locator(f"tr[data-incident='{incident['id']}'] td").nth(4)).to_have_text("6")
-    # the fixed version, the case moved to it: Retry resolves it and the case goes on
-    move_case(engine, iid, publish(engine, engine.clock, tmp_path / "v2" / "ops_timer", FIXED))
+    # the fixed version published; the case moved to it on the migration page the row links to
+    publish(engine, engine.clock, tmp_path / "v2" / "ops_timer", FIXED)
+    page.click(f"#migrate-{incident['id']}")
+    expect(page.locator(f"#case-{iid}")).to_be_checked()
+    page.click("#migrate-selected")
+    expect(page.locator("#migration-result")).to_be_visible()
+    assert engine.runtime.get(iid).version == 2
+    # Retry resolves it and the case goes on
+    page.goto(f"{base}/operations/incidents")
     page.click(f"#retry-{incident['id']}")
     expect(page.locator(".flash.ok")).to_contain_text("the incident is resolved")
     expect(page.locator(f"tr[data-incident='{incident['id']}']")).to_have_count(0)
