@@ -418,10 +418,21 @@ def _juel_body(text: str) -> str | None:
     return match.group(1)
 
 
+def _is_python(text: str) -> bool:
+    """Whether the text parses as a Python expression (`f"{a}${b}"` holds `${` and is one)."""
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return True
+
+
 def _dialect_of(text: str) -> tuple[str, str | None] | None:
     """('JUEL'|'FEEL', the Python rewrite or None) for a foreign expression; None: not one."""
     stripped = text.strip()
-    if "${" in stripped or "#{" in stripped:
+    if stripped.startswith(("${", "#{")) or (
+        ("${" in stripped or "#{" in stripped) and not _is_python(stripped)
+    ):
         body = _juel_body(stripped)
         return "JUEL", python_rewrite(body, feel=False) if body is not None else None
     if stripped.startswith("=") and not stripped.startswith("=="):
@@ -876,7 +887,8 @@ def check_dialect(tree: etree._ElementTree, filename: str) -> None:
 
     Also refused here, because other tools write them and this engine would misread or ignore
     them: script tasks not in Python, conditions with another `language`, Java delegates and
-    external tasks, Camunda listeners, `camunda:decisionRef`, Camunda 8 task definitions, a task
+    external tasks, Camunda listeners, `camunda:decisionRef`, Camunda's assignee / candidate
+    groups and formKey / formData, Camunda 8 task definitions, a gateway with no way out, a task
     with several outgoing flows (an implicit split), a timer whose value is of the wrong kind
     (a duration in a timeDate) or not a valid ISO 8601 value, a cron cycle, a file without an
     executable process, and FEEL tests in DMN cells (with the Python when it is a list, a range

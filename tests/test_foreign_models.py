@@ -369,6 +369,11 @@ def test_a_foreign_condition_beyond_a_comparison_is_refused_with_an_example(writ
     assert error.element_id == "f_yes"
 
 
+@pytest.mark.parametrize("written", ['f"{kind} ${amount}" == label', "note == 'cost: ${x}'"])
+def test_a_python_text_holding_a_dollar_brace_is_not_taken_for_juel(written: str) -> None:
+    check_dialect(tree_of(gateway(written.replace("&", "&amp;"))), "model.bpmn")
+
+
 def test_a_condition_in_another_language_or_a_script_not_in_python_is_refused() -> None:
     error = refusal(
         gateway("amount &gt; 100").replace('xsi:type="bpmn:tFormalExpression"', 'language="groovy"')
