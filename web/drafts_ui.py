@@ -374,6 +374,9 @@ def _words() -> dict[str, str]:
         "failed": gettext("The request failed; try again."),
         "lint": gettext("Drawing hints"),
         "load_failed": gettext("The diagram could not be opened"),
+        "signed_out": gettext(
+            "You were signed out; sign in again in another tab, then save here once more."
+        ),
         "status_waiting": gettext("waits for tasks, timers or messages"),
         "status_completed": gettext("completed"),
         "status_stopped_at_service": gettext(

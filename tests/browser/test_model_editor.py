@@ -159,6 +159,16 @@ def test_publishing_an_unconditioned_gateway_shows_the_problem_on_its_element(
     assert [d for d in engine.repository.list() if d["process_id"] == "gateway_draft"] == []
     assert len(engine.drafts.list()) == 1  # the draft stays, to be mended
 
+    # deleting it from the list asks first
+    page.goto(f"{base}/procedures/drafts/")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#drafts button[type=submit]")
+    expect(page.locator("#drafts tr[data-draft]")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#drafts button[type=submit]")
+    expect(page.locator("#no-drafts")).to_be_visible()
+    assert engine.drafts.list() == []
+
 
 @pytest.mark.parametrize("locale", ["ru", "kk", "en"])
 def test_the_drafts_pages_are_photographed_in_every_language(page: Page, live, locale: str) -> None:

@@ -23,6 +23,7 @@
     });
     let data;
     try { data = await response.json(); } catch (e) { data = { ok: false, message: W.failed }; }
+    if (response.redirected && /\/login/.test(response.url)) data = { ok: false, message: W.signed_out };
     return { status: response.status, data: data };
   }
 
