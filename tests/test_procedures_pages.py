@@ -180,6 +180,8 @@ def test_a_version_shows_its_forms_decisions_and_steps_in_words(site) -> None:
     assert "<bpmn:definitions" in data["xml"]
     assert "/procedures/penalty_room_check/v1/draft" in page and 'name="csrf_token"' in page
     assert "/procedures/penalty_room_check/migrate" in page
+    step = re.search(r'<tr data-element="route_act">(.*?)</tr>', page, re.S).group(1)
+    assert ">Направление актов прокурорского надзора и реагирования (п. 12, 14)</a>" in step
     english = text(client(site, "tlg.methodologist", "en").get("/procedures/penalty_room_check/v1"))
     assert "Institution" in english and "yes" in english
     assert "Check the placement and the conditions" in english

@@ -662,6 +662,7 @@ def version_page(process_id: str, version: int) -> Any:
         else {"documentation": "", "steps": [], "calls": []}
     )
     people = _people()
+    called_titles = {c: _title_of(c) for c in dict.fromkeys(steps["calls"])}
     return render_template(
         "procedures/version.html",
         process_id=pid,
@@ -679,7 +680,8 @@ def version_page(process_id: str, version: int) -> Any:
         diagram=_diagram_data(definition),
         documentation=steps["documentation"],
         steps=steps["steps"],
-        calls=[{"process_id": c, "title": _title_of(c)} for c in dict.fromkeys(steps["calls"])],
+        calls=[{"process_id": c, "title": called_titles[c]} for c in called_titles],
+        called_titles=called_titles,
         forms=_forms_in_order(definition.files, main, steps["steps"]),
         decisions=_decision_tables(definition.files),
         files=sorted(definition.files),
