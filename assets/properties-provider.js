@@ -10,6 +10,7 @@
 //   Condition        conditionExpression of a sequence flow leaving a gateway
 //   Called procedure calledElement of a call activity
 //   Decision table   spiffworkflow:calledDecisionId of a business rule task
+//   Scheduled start  start_for (office levels a timer start event starts a case for)
 // All but the standard BPMN ones live in spiffworkflow:properties/property(name, value) — the
 // dialect of SpiffWorkflow, our engine (see spiffworkflow.json). Every change is one command on
 // the command stack, so undo/redo and "unsaved changes" see it as one step.
@@ -228,7 +229,7 @@ function ScriptField(props) {
       commandStack.execute('element.updateModdleProperties', {
         element,
         moddleElement: getBusinessObject(element),
-        properties: { scriptFormat: 'python', script: value || undefined }
+        properties: { script: value || undefined }
       }),
     debounce,
     monospace: true,
@@ -419,6 +420,9 @@ function isGatewayFlow(element) {
     return false;
   }
   const source = bo.get('sourceRef');
+  if (source && source.get('default') === bo) {
+    return false; // the default flow is taken when no condition holds: it has none of its own
+  }
   return is(source, 'bpmn:ExclusiveGateway') || is(source, 'bpmn:InclusiveGateway') ||
     (is(source, 'bpmn:Activity') && !!bo.get('conditionExpression'));
 }
@@ -447,6 +451,17 @@ export function nadzorGroups(element, options, translate) {
       entries.push(field(element, 'title_en', 'Task title (English)'));
     }
     groups.push({ id: 'nadzor-names', label: translate('Names'), entries });
+  }
+
+  const timerStart = is(element, 'bpmn:StartEvent') &&
+    (bo.get('eventDefinitions') || []).some((d) => is(d, 'bpmn:TimerEventDefinition'));
+  if (timerStart) {
+    groups.push({
+      id: 'nadzor-schedule',
+      label: translate('Scheduled start'),
+      entries: [field(element, 'start_for', 'Offices that get a case',
+        'Office levels, comma-separated: district, regional, gp. The timer (Timer group) says when.')]
+    });
   }
 
   if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:StartEvent')) {

@@ -55,6 +55,10 @@ export const ru = {
   'The id of the decision in a .dmn file of this procedure.':
     'Идентификатор решения в файле .dmn этой процедуры.',
   '<none>': '<нет>',
+  'Scheduled start': 'Запуск по расписанию',
+  'Offices that get a case': 'Прокуратуры, для которых заводится дело',
+  'Office levels, comma-separated: district, regional, gp. The timer (Timer group) says when.':
+    'Уровни прокуратур через запятую: district, regional, gp. Когда — задаёт таймер (группа «Таймер»).',
   // properties panel (bpmn provider)
   'General': 'Общее',
   'Name': 'Название',
@@ -242,6 +246,10 @@ export const kk = {
   'The id of the decision in a .dmn file of this procedure.':
     'Осы рәсімнің .dmn файлындағы шешім идентификаторы.',
   '<none>': '<жоқ>',
+  'Scheduled start': 'Кесте бойынша іске қосу',
+  'Offices that get a case': 'Іс ашылатын прокуратуралар',
+  'Office levels, comma-separated: district, regional, gp. The timer (Timer group) says when.':
+    'Прокуратура деңгейлері үтір арқылы: district, regional, gp. Қашан екенін таймер («Таймер» тобы) анықтайды.',
   'General': 'Жалпы',
   'Name': 'Атауы',
   'ID': 'Идентификатор',

@@ -290,6 +290,7 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
     names = group(page, "Names")
     expect(names.locator("input").nth(1)).to_have_value(re.compile("Check the placement"))
     names.locator("input").nth(1).fill("Check the placement (edited)")
+    names.locator("input").nth(1).press("Tab")  # the panel commits a field when it loses focus
     expect(group(page, "Deadline rule").locator("select")).to_be_visible()
     expect(
         page.locator("#props .bio-properties-panel-group-header", has_text="Role")
@@ -323,6 +324,15 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
     documentation = group(page, "Documentation")
     expect(documentation.locator("textarea").last).to_have_value(re.compile("¶11.6"))
 
+    # the default flow of a gateway has no condition of its own
+    default = page.evaluate(
+        "() => window.modeler.get('elementRegistry').get('status_gw').businessObject.default.id"
+    )
+    select(page, default)
+    expect(
+        page.locator("#props .bio-properties-panel-group-header", has_text="Condition")
+    ).to_have_count(0)
+
     # no Form group for a gateway
     select(page, "status_gw")
     expect(
@@ -330,9 +340,42 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
     ).to_have_count(0)
 
     # the edit is in the saved XML, as a spiffworkflow:property
-    page.wait_for_timeout(400)  # the panel debounces typing
     saved = page.evaluate("async () => (await window.modeler.saveXML({format: true})).xml")
     assert 'name="name_en" value="Check the placement (edited)"' in saved.replace("&#39;", "'")
+
+    # a new task has no extension elements: the first value creates them, emptying removes it
+    created = page.evaluate(
+        """() => {
+          const m = window.modeler;
+          const lane = m.get('elementRegistry').get('lane_regional');
+          const shape = m.get('elementFactory').createShape({ type: 'bpmn:UserTask' });
+          return m.get('modeling').createShape(shape, { x: lane.x + 900, y: lane.y + 60 }, lane).id;
+        }"""
+    )
+    select(page, created)
+    kazakh = group(page, "Names").locator("input").first
+    kazakh.fill("Жаңа тапсырма")
+    choice = group(page, "Form").locator("select")
+    choice.focus()  # as a click would: the name field commits what was typed when it loses focus
+    choice.select_option("response_act.form.json")
+    saved = page.evaluate("async () => (await window.modeler.saveXML({format: true})).xml")
+    task = saved[saved.index(f'id="{created}"') :].split("</bpmn:userTask>")[0]
+    assert '<spiffworkflow:property name="name_kk" value="Жаңа тапсырма" />' in task
+    assert 'name="formJsonSchemaFilename" value="response_act.form.json"' in task
+    kazakh.fill("")
+    kazakh.press("Tab")
+    saved = page.evaluate("async () => (await window.modeler.saveXML({format: true})).xml")
+    task = saved[saved.index(f'id="{created}"') :].split("</bpmn:userTask>")[0]
+    assert "name_kk" not in task and "formJsonSchemaFilename" in task
+
+    # a scheduled start: the office levels it starts a case for
+    page.evaluate(
+        "xml => window.modeler.importXML(xml)",
+        (BPMN_DIR / "quarterly_report" / "quarterly_report.bpmn").read_text(),
+    )
+    select(page, "start")
+    schedule = group(page, "Scheduled start")
+    expect(schedule.locator("input")).to_have_value("district,regional,gp")
     assert errors == []
 
 
