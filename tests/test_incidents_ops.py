@@ -575,3 +575,23 @@ def test_migration_0010_fills_in_what_the_old_rows_tell(tmp_path: Path) -> None:
     assert rows[1].process_id == "ops_timer" and rows[1].last_attempt_at is not None
     assert rows[2].status == "resolved"
     assert (rows[3].status, rows[3].process_id) == ("open", "quarterly_duty")
+
+
+def test_the_auditors_trace_and_the_case_page_tell_the_reason(domain_engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_web_workspace import PENALTY, placement
+    from web.app import create_app
+
+    engine = domain_engine
+    engine.repository.publish(PENALTY, now=engine.clock.now())
+    iid = engine.runtime.start("penalty_room_check", placement(), actor="tlg.prosecutor")
+    engine.management.cancel_case(iid, reason="duplicate of case 12", actor="gp.admin")
+    app = create_app({"NADZOR_ENGINE": engine, "TESTING": True})
+    for login, path in (
+        ("tlg.auditor", f"/audit/cases/{iid}"),
+        ("tlg.prosecutor", f"/cases/{iid}"),
+    ):
+        client = signed_in(app, login)
+        english(client)
+        html = client.get(path).get_data(as_text=True)
+        assert "case cancelled with a reason" in html, login
+        assert "reason: duplicate of case 12" in html, login

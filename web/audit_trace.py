@@ -188,6 +188,19 @@ def _value(vocab: Vocabulary, key: str, value: Any) -> str:
     return vocab.text(key, value)
 
 
+def incident_details(data: dict[str, Any]) -> list[str]:
+    """What a person's action on a failed case recorded (engine/management.py): the reason a
+    case was cancelled; a retry's attempt and, when it failed again, the error."""
+    details = []
+    if data.get("reason"):
+        details.append(gettext("reason: %(reason)s", reason=data["reason"]))
+    if data.get("attempt"):
+        details.append(gettext("attempt %(n)s", n=data["attempt"]))
+    if data.get("error"):
+        details.append(gettext("failed again: %(error)s", error=data["error"]))
+    return details
+
+
 def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str, str]) -> Line:
     kind = ev.kind
     data = ev.after if isinstance(ev.after, dict) else {}
@@ -246,6 +259,8 @@ def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str
         details += _values(vocab, ev.before, ev.after)
     elif kind == "access_denied" and data.get("path"):
         details.append(str(data["path"]))
+    elif kind in ("case_cancelled", "incident_retried"):
+        details += incident_details(data)
     word = EVENT_WORDS.get(shown)
     element = titles.get(ev.task_guid or "") or vocab.element_title(ev.task_name)
     return Line(

@@ -443,6 +443,10 @@ def history_lines(
                 detail += gettext("deadline %(when)s", when=due)
         elif kind == "message_received" and data.get("message"):
             detail = vocab.element_title(str(data["message"]))
+        elif kind in ("case_cancelled", "incident_retried"):
+            from .audit_trace import incident_details  # the trace's words for the same events
+
+            detail = "; ".join(incident_details(data))
         guid = e.get("task_guid")
         element = task_titles.get(guid or "") or vocab.element_title(e.get("task_name"))
         lines.append(
