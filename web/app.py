@@ -249,7 +249,9 @@ def _page_texts(status: int, exc: BaseException | None) -> tuple[str, str]:
         ),
         413: (
             gettext("Request too large"),
-            gettext(
+            gettext("A model file may have at most 2 MB; import or save a smaller file.")
+            if request.endpoint in DRAFT_ENDPOINTS
+            else gettext(
                 "The data sent is larger than 30 MiB. A file may have at most 10 MB and all "
                 "files of one step together at most 20 MB; attach fewer or smaller files."
             )
