@@ -124,7 +124,10 @@ function lost(original, saved, path) {
     // the editor a methodologist works in
     const modeler = NadzorModeler.create({
       container: '#canvas', propertiesParent: '#props', locale: locale,
-      formFiles: files.formNames
+      formFiles: files.formNames,
+      procedures: [
+        { id: 'act_routing', name: 'Направление акта' }, { id: 'torture_report', name: '' }
+      ]
     });
     await modeler.importXML(files.bpmn[files.main]);
     modeler.get('canvas').zoom('fit-viewport');
@@ -319,7 +322,11 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
 
     # a call activity: the procedure it calls; the process: its documentation (with ¶)
     select(page, "route_act")
-    expect(group(page, "Called procedure").locator("input")).to_have_value("act_routing")
+    called = group(page, "Called procedure").locator("select")
+    expect(called).to_have_value("act_routing")
+    expect(called.locator("option")).to_have_text(
+        ["<none>", "Направление акта (act_routing)", "torture_report"]
+    )
     select(page, "penalty_room_check_participant")
     documentation = group(page, "Documentation")
     expect(documentation.locator("textarea").last).to_have_value(re.compile("¶11.6"))
