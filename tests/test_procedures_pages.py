@@ -247,5 +247,7 @@ def test_the_diff_lists_the_rename_and_the_hours_in_words_and_marks_the_diagrams
     assert '<td class="before">нет</td>' in rules and '<td class="after">да</td>' in rules
     same = text(web.get("/procedures/penalty_room_check/diff?a=2&b=2"))
     assert 'id="no-changes"' in same
+    default = text(web.get("/procedures/penalty_room_check/diff"))  # the last two versions
+    assert 'data-element="placement_check"' in default and "v1" in default
     assert web.get("/procedures/penalty_room_check/diff?a=1&b=7").status_code == 400
     assert web.get("/procedures/penalty_room_check/diff?a=x&b=2").status_code == 400
