@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from engine.models import Timer
-from tests.browser.test_accessibility import PAYLOAD, sign_in
+from tests.browser.test_accessibility import PAYLOAD, axe, check, sign_in  # noqa: F401
 from tests.test_drafts import MAIN, UNCONDITIONED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,3 +255,20 @@ def test_a_drafts_form_and_decision_table_open_in_their_editors_and_save_back(
     page.click("#btn-save")
     expect(page.locator("#save-state")).to_contain_text("Saved ·", timeout=10000)
     assert engine.drafts.get(draft_id)["revision"] == before + 1
+
+
+@pytest.mark.usefixtures("axe")
+def test_axe_finds_no_serious_violation_on_the_drafts_pages(page: Page, live) -> None:
+    base, engine = live
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, base, "gp.methodologist", "ru")
+    editor_url = open_version_as_draft(page, base)
+    found: dict[str, list[str]] = {}
+    page.goto(f"{base}/procedures/drafts/")
+    check(page, "drafts list", found)
+    page.goto(editor_url)
+    wait_ready(page)
+    page.click("#btn-try-open")
+    page.click("#btn-publish-open")
+    check(page, "editor", found)
+    assert found == {}
