@@ -95,6 +95,21 @@ function lost(original, saved, path) {
       m.destroy();
       probe.remove();
     }
+    if (all) {
+      // the read-only viewer reads the spiffworkflow extension too (names in other languages)
+      const probe = document.createElement('div');
+      document.body.appendChild(probe);
+      const viewer = new NadzorModeler.Viewer({ container: probe });
+      const { warnings } = await viewer.importXML(files.bpmn[files.main]);
+      const participant = viewer.get('elementRegistry').get('penalty_room_check_participant');
+      const props = participant.businessObject.extensionElements.values[0].properties;
+      report.viewer = {
+        warnings: warnings.map((w) => w.message),
+        name_en: props.find((p) => p.name === 'name_en').value
+      };
+      viewer.destroy();
+      probe.remove();
+    }
     const formProbe = document.createElement('div');
     document.body.appendChild(formProbe);
     for (const [name, schema] of Object.entries(all ? files.forms : {})) {
@@ -277,6 +292,11 @@ def test_the_bundles_open_every_model_form_and_decision_table_under_the_csp(
         assert result["warnings"] == [] and result["views"] >= 1, (name, result)
         assert result["before"] > 0 and result["after"] == result["before"], (name, result)
 
+    assert report["viewer"] == {
+        "warnings": [],
+        "name_en": "Penalty-room placement check (¶11.6, ¶13.9, ¶13.12)",
+    }
+
     # the form editor and the decision table are on the page
     expect(page.locator("#form .fjs-editor-container")).to_be_visible()
     expect(page.locator("#dmn .tjs-table, #dmn .djs-container").first).to_be_visible()
@@ -298,10 +318,16 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
     expect(names.locator("input").nth(1)).to_have_value(re.compile("Check the placement"))
     names.locator("input").nth(1).fill("Check the placement (edited)")
     names.locator("input").nth(1).press("Tab")  # the panel commits a field when it loses focus
-    expect(group(page, "Deadline rule").locator("select")).to_be_visible()
+    expect(group(page, "Deadline rule").locator("select")).to_have_value("check_deadline")
     expect(
         page.locator("#props .bio-properties-panel-group-header", has_text="Role")
     ).to_have_count(1)
+
+    # a lane: its name for people in Russian too (its Name is the key the organization resolves)
+    select(page, "lane_supervising")
+    lane_names = group(page, "Names").locator("input")
+    expect(lane_names.first).to_have_value("Прокуратура, надзирающая за учреждением")
+    expect(lane_names).to_have_count(3)
 
     # a script task: its script
     select(page, "parameters")
