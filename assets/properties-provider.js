@@ -11,6 +11,7 @@
 //   Called procedure calledElement of a call activity
 //   Decision table   spiffworkflow:calledDecisionId of a business rule task
 //   Scheduled start  start_for (office levels a timer start event starts a case for)
+//   Received data    spiffworkflow:messageVariable of a receive task
 // All but the standard BPMN ones live in spiffworkflow:properties/property(name, value) — the
 // dialect of SpiffWorkflow, our engine (see spiffworkflow.json). Every change is one command on
 // the command stack, so undo/redo and "unsaved changes" see it as one step.
@@ -551,6 +552,18 @@ export function nadzorGroups(element, options, translate) {
         id: 'nadzor-calledElement', element, procedures: options.procedures,
         component: CalledElementField,
         isEdited: options.procedures ? isSelectEntryEdited : isTextFieldEntryEdited
+      }]
+    });
+  }
+
+  if (is(element, 'bpmn:ReceiveTask') || extensionValues(bo).some((v) => is(v, 'spiffworkflow:MessageVariable'))) {
+    groups.push({
+      id: 'nadzor-message-variable',
+      label: translate('Received data'),
+      entries: [{
+        id: 'nadzor-messageVariable', element, type: 'spiffworkflow:MessageVariable',
+        label: 'Case variable for the message', description: 'The message\'s content is stored in the case under this name.',
+        component: ExtensionBodyTextField, isEdited: isTextFieldEntryEdited
       }]
     });
   }

@@ -55,6 +55,10 @@ export const ru = {
   'The id of the decision in a .dmn file of this procedure.':
     'Идентификатор решения в файле .dmn этой процедуры.',
   '<none>': '<нет>',
+  'Received data': 'Полученные данные',
+  'Case variable for the message': 'Переменная дела для сообщения',
+  'The message\'s content is stored in the case under this name.':
+    'Содержимое сообщения сохраняется в деле под этим именем.',
   'Scheduled start': 'Запуск по расписанию',
   'Offices that get a case': 'Прокуратуры, для которых заводится дело',
   'Office levels, comma-separated: district, regional, gp. The timer (Timer group) says when.':
@@ -246,6 +250,10 @@ export const kk = {
   'The id of the decision in a .dmn file of this procedure.':
     'Осы рәсімнің .dmn файлындағы шешім идентификаторы.',
   '<none>': '<жоқ>',
+  'Received data': 'Алынған деректер',
+  'Case variable for the message': 'Хабарға арналған іс айнымалысы',
+  'The message\'s content is stored in the case under this name.':
+    'Хабардың мазмұны іспен бірге осы атпен сақталады.',
   'Scheduled start': 'Кесте бойынша іске қосу',
   'Offices that get a case': 'Іс ашылатын прокуратуралар',
   'Office levels, comma-separated: district, regional, gp. The timer (Timer group) says when.':

@@ -413,6 +413,16 @@ def test_the_properties_panel_edits_what_the_engine_reads(page: Page, bundles_si
     select(page, "start")
     schedule = group(page, "Scheduled start")
     expect(schedule.locator("input")).to_have_value("district,regional,gp")
+
+    # a receive task: the case variable its message goes to; a business rule task: its decision
+    page.evaluate(
+        "xml => window.modeler.importXML(xml)",
+        (BPMN_DIR / "act_routing" / "act_routing.bpmn").read_text(),
+    )
+    select(page, "await_answer")
+    expect(group(page, "Received data").locator("input")).to_have_value("answer")
+    select(page, "route_decision")
+    expect(group(page, "Decision table").locator("input")).to_have_value("act_route")
     assert errors == []
 
 
