@@ -33,6 +33,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text as sql_text
 
 from .db import Database
 from .errors import ConflictError, InvalidOperation, ModelError, NotFound
@@ -621,6 +622,13 @@ class Repository:
         cols = definition_table.c
         try:
             with self.db.write() as conn:
+                if conn.dialect.name == "postgresql":
+                    # publishers of one procedure take turns, so the second of two at the same
+                    # moment compares with the first one's version (SQLite has one writer)
+                    conn.execute(
+                        sql_text("SELECT pg_advisory_xact_lock(hashtext(:p))"),
+                        {"p": f"publish:{model.process_id}"},
+                    )
                 current = conn.execute(
                     select(cols.id, cols.version, cols.sha256)
                     .where(cols.process_id == model.process_id)

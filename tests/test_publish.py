@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +190,60 @@ def test_a_version_published_by_another_engine_counts_at_once(make_engine, tmp_p
     assert _first_title(server, second) == "Check the placement (v2)"
     # the case started before keeps running on version 1 in the server process
     assert _first_title(server, first) == TITLE
+
+
+def test_two_publishers_at_the_same_moment_both_get_a_number(
+    make_engine, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes publishing different edits at once: versions 2 and 3, none refused. The
+    first holds its transaction open until the second has parsed its model and is about to
+    write; the second then waits its turn and compares with version 2."""
+    import engine.repository as repository_module
+
+    first, second = make_engine(), make_engine()
+    first.repository.publish(BENCH_MODEL, now=first.clock.now())
+    edits = [
+        _changed_copy(tmp_path, f"edit{n}", TITLE, f"Check the placement ({n})") for n in (1, 2)
+    ]
+    first_inside, second_parsed = threading.Event(), threading.Event()
+    register = repository_module.register_schedules
+
+    def register_slowly(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            second_parsed.wait(30)
+            time.sleep(0.3)  # the second is at its transaction now
+        return register(*args, **kwargs)
+
+    monkeypatch.setattr(repository_module, "register_schedules", register_slowly)
+    parse = second.repository.parse_file
+
+    def parse_then_signal(path: Path):  # type: ignore[no-untyped-def]
+        first_inside.wait(30)
+        parsed = parse(path)
+        second_parsed.set()
+        return parsed
+
+    monkeypatch.setattr(second.repository, "parse_file", parse_then_signal)
+    results: list[tuple[int, bool]] = []
+    errors: list[Exception] = []
+
+    def publish(engine, path: Path) -> None:  # type: ignore[no-untyped-def]
+        try:
+            loaded, created = engine.repository.publish(path, note="edit", now=engine.clock.now())
+            results.append((loaded.version, created))
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=publish, args=(first, edits[0]), name="first"),
+        threading.Thread(target=publish, args=(second, edits[1]), name="second"),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and sorted(results) == [(2, True), (3, True)]
 
 
 def _nadzor_env(database_url: str) -> dict[str, str]:
