@@ -445,3 +445,65 @@ def test_the_draft_pages_speak_russian_and_kazakh(app, domain_engine, published,
         "/language", data={"csrf_token": token, "locale": "kk", "next": "/procedures/drafts/"}
     )
     assert "Рәсімдердің жобалары" in client.get("/procedures/drafts/").get_data(as_text=True)
+
+
+def _process(body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"\n'
+        '  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="defs"\n'
+        '  targetNamespace="http://bpmn.io/schema/bpmn">\n'
+        '  <bpmn:process id="bad_draft" isExecutable="true">\n'
+        f"{body}\n"
+        "  </bpmn:process>\n"
+        "</bpmn:definitions>\n"
+    )
+
+
+MISSING_CALL = _process(
+    """    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call" name="Send the act" calledElement="no_such_procedure">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call" />
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end" />"""
+)
+BAD_TIMER = _process(
+    """    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait" name="Wait a day">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="t">
+        <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P1X</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" />"""
+)
+
+
+@pytest.mark.parametrize(
+    ("xml", "element"), [(MISSING_CALL, "call"), (BAD_TIMER, "wait")], ids=["call", "timer"]
+)
+def test_a_missing_called_procedure_or_an_invalid_timer_is_a_problem_on_its_element(
+    app, domain_engine, xml: str, element: str
+) -> None:
+    client, token = client_of(app, METHODOLOGIST)
+    answer = client.post(
+        "/procedures/drafts/import",
+        data={"csrf_token": token, "file": (io.BytesIO(xml.encode()), "bad.bpmn")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    draft_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    checked = client.post(
+        f"/procedures/drafts/{draft_id}/check", json={}, headers=json_headers(token)
+    ).get_json()
+    assert not checked["ok"]
+    assert [p["element_id"] for p in checked["problems"]] == [element], checked
+    refused = client.post(
+        f"/procedures/drafts/{draft_id}/publish", json={"note": "x"}, headers=json_headers(token)
+    )
+    assert refused.status_code == 422
+    assert definitions(domain_engine, "bad_draft") == 0

@@ -655,13 +655,26 @@ def publish(draft_id: int) -> Any:
         return _json_error(400, exc.code, refused_text(exc))
     except DraftConflict as exc:
         return _json_error(409, "conflict", conflict_text(exc), revision=exc.revision)
-    except DraftProblems as exc:
+    except (DraftProblems, ModelError) as exc:
         names = _element_names(draft["files"])
+        problems = (
+            exc.problems
+            if isinstance(exc, DraftProblems)
+            else [
+                {
+                    "message": exc.message,
+                    "file": exc.filename,
+                    "line": exc.line,
+                    "element_id": exc.element_id,
+                    "element_name": exc.element_name,
+                }
+            ]
+        )
         return _json_error(
             422,
             "problems",
             gettext("The draft does not check; nothing was published. Mend the problems first."),
-            problems=[problem_words(p, names) for p in exc.problems],
+            problems=[problem_words(p, names) for p in problems],
         )
     return jsonify(
         {
