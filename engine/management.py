@@ -482,6 +482,8 @@ class ManagementService:
             raise NotFound(f"incident {incident_id} does not exist")
         if incident.status == "resolved":
             raise InvalidOperation(f"incident {incident_id} is resolved already")
+        if incident.kind == "schedule" and incident.process_id and incident.task_name:
+            return self._retry_schedule(incident, actor, now)
         if incident.instance_id is None:
             raise InvalidOperation(
                 f"incident {incident_id} is a start that failed before its case existed: there "
@@ -512,6 +514,21 @@ class ManagementService:
                 return self.incident(incident_id)
         self._step_again(incident, retry, now, clock)
         return self.incident(incident_id)
+
+    def _retry_schedule(self, incident: Any, actor: str, now: datetime) -> dict[str, Any]:
+        """A scheduled start that failed: its schedule tries once more now (engine/schedules.py);
+        success resolves the incident (by `actor`), a failure counts the attempt. There is no
+        case yet, so no case's chain to record it in: the incident row says who did it."""
+        self.engine.schedules.retry_now(incident.process_id, incident.task_name)
+        self.engine.schedules.fire(now, clock=FakeClock(now))
+        c = incident_table.c
+        with self.engine.db.write() as conn:
+            conn.execute(
+                update(incident_table)
+                .where(c.id == incident.id, c.status == "resolved", c.resolved_by.is_(None))
+                .values(resolved_by=actor, resolution="retried")
+            )
+        return self.incident(incident.id)
 
     def _step_again(self, incident: Any, retry: ManualRetry, now: datetime, clock: Any) -> None:
         """The case of an incident with no timer row steps again: due timers fire, engine

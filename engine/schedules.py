@@ -445,6 +445,7 @@ class ScheduleService:
         offices) costs no query in the rounds after: a worker's idle round reads only the
         newest versions' ids.
         """
+        from .management import MAX_AUTOMATIC_ATTEMPTS as max_attempts  # it imports this module
         from .step import SkipStep  # step.py imports this module
 
         started = 0
@@ -467,6 +468,8 @@ class ScheduleService:
                 continue
             if state.retry_at is not None and state.retry_at > now:
                 continue  # a start that failed waits for its backoff
+            if state.attempts >= max_attempts:
+                continue  # failed every automatic attempt: a person retries it (its incident)
             error = None
             left = False
             for occurrence in self._not_started(sched, instant, wanted):
@@ -581,6 +584,11 @@ class ScheduleService:
                     )
                 ).scalar()
                 full = f"{text} (attempt {attempts}; next at {retry_at.isoformat()})"
+                from .management import MAX_AUTOMATIC_ATTEMPTS  # it imports this module
+                from .step import error_words  # step.py imports this module
+
+                full = error_words(full)
+                status = "needs_attention" if attempts >= MAX_AUTOMATIC_ATTEMPTS else "open"
                 if open_id is None:
                     conn.execute(
                         insert(incident_table).values(
@@ -593,16 +601,32 @@ class ScheduleService:
                             created_at=now,
                             attempts=attempts,
                             last_attempt_at=now,
+                            status=status,
                         )
                     )
                 else:
                     conn.execute(
                         update(incident_table)
                         .where(i.id == open_id)
-                        .values(message=full, attempts=attempts, last_attempt_at=now)
+                        .values(message=full, attempts=attempts, last_attempt_at=now, status=status)
                     )
         except Exception:
             log.exception("recording the failure of %s failed", sched.start_event)
+
+    def retry_now(self, process_id: str, start_event: str) -> None:
+        """A person retries a start that failed every automatic attempt: it gets one more
+        (the next `fire` tries it at once; success resolves its incident, a failure parks it
+        again)."""
+        from .management import MAX_AUTOMATIC_ATTEMPTS  # it imports this module
+
+        c = schedule_table.c
+        with self.engine.db.write() as conn:
+            conn.execute(
+                update(schedule_table)
+                .where(c.process_id == process_id, c.start_event == start_event, c.attempts > 0)
+                .values(attempts=MAX_AUTOMATIC_ATTEMPTS - 1, retry_at=None)
+            )
+        self._complete.clear()
 
     def _recovered(self, sched: StartSchedule, now: datetime) -> None:
         """The schedule starts again: its backoff is cleared and its incident resolved."""

@@ -595,3 +595,44 @@ def test_the_auditors_trace_and_the_case_page_tell_the_reason(domain_engine) -> 
         html = client.get(path).get_data(as_text=True)
         assert "case cancelled with a reason" in html, login
         assert "reason: duplicate of case 12" in html, login
+
+
+def test_a_scheduled_start_is_retried_a_bounded_number_of_times(database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A calendar start that keeps failing: 5 attempts, then it needs attention and the
+    calendar no longer tries it; a person's retry after the fix starts the cases."""
+    from engine.clock import FakeClock
+    from tests.test_schedules import MODEL as DUTY
+    from tests.test_schedules import (
+        PUBLISHED,
+        Q4_END,
+        _engine,
+        _variant,
+        district_offices,
+        started_cases,
+    )
+    from workflows.demo import seed_organization
+
+    engine = _engine(database_url, FakeClock(PUBLISHED))
+    seed_organization(engine)
+    engine.repository.publish(DUTY, actor="gp.methodologist", now=PUBLISHED)
+    broken = _variant(
+        tmp_path, 'quarter_of = scheduled_at[:7] if scheduled_at else ""', "quarter_of = nope[:7]"
+    )
+    engine.repository.publish(broken, actor="gp.methodologist", now=PUBLISHED)
+    instant = Q4_END
+    for minutes in (0, 1, 2, 4, 8, 16, 60, 24 * 60):
+        instant = instant + timedelta(minutes=minutes, seconds=1)
+        assert engine.management.fire_due_counts(instant)["scheduled_starts"] == 0
+    [incident] = engine.management.incidents()
+    assert (incident["kind"], incident["process_id"]) == ("schedule", "quarterly_duty")
+    assert (incident["attempts"], incident["status"]) == (MAX_AUTOMATIC_ATTEMPTS, "needs_attention")
+    assert "NameError" not in incident["error"] and "nope" in incident["error"]
+    still = engine.management.retry_incident(incident["id"], actor="gp.admin", now=instant)
+    assert (still["status"], still["attempts"]) == ("needs_attention", MAX_AUTOMATIC_ATTEMPTS)
+    # the fix: a version whose script works (its calendar unchanged)
+    fixed = _variant(tmp_path, "Квартальная обязанность (тест)", "Квартальная обязанность")
+    engine.repository.publish(fixed, actor="gp.methodologist", now=PUBLISHED)
+    after = engine.management.retry_incident(incident["id"], actor="gp.admin", now=instant)
+    assert (after["status"], after["resolved_by"]) == ("resolved", "gp.admin")
+    assert len(started_cases(engine)) == len(district_offices(engine)) > 0
+    engine.db.dispose()
