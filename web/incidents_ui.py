@@ -147,6 +147,9 @@ def _row(
         if may_read_cases and r["instance_id"]
         else None,
         "case_running": r["case_status"] == "running",
+        # a case's step runs again while the case runs; a calendar start has no case yet
+        "retryable": r["status"] != "resolved"
+        and (r["case_status"] == "running" or (r["kind"] == "schedule" and not r["instance_id"])),
         "procedure": procedure_title(r["process_id"], locale, titles.get(r["process_id"]))
         if r["process_id"]
         else "—",
