@@ -114,13 +114,22 @@ def check_content(name: str, content: str) -> None:
     try:
         parse_xml(data, name, max_bytes=MAX_FILE_BYTES)
     except ModelError as exc:
-        raise DraftRefused(
-            "malformed_xml",
-            str(exc),
-            name=name,
-            line=exc.line,
-            problem=exc.message,
-        ) from exc
+        raise _xml_refusal(exc, name) from exc
+
+
+def _xml_refusal(exc: ModelError, name: str) -> DraftRefused:
+    """Malformed XML said briefly: the parser's own words and line (the door adds what to do),
+    not the repository's whole sentence."""
+    cause = exc.__cause__
+    problem = getattr(cause, "msg", None) or exc.message
+    line = getattr(cause, "lineno", None) or exc.line
+    return DraftRefused(
+        "malformed_xml",
+        str(exc),
+        name=name,
+        line=line,
+        problem=str(problem).strip().rstrip("."),
+    )
 
 
 def _bounded(files: dict[str, str]) -> None:
@@ -226,9 +235,7 @@ class DraftService:
         try:
             tree = parse_xml(content, shown, max_bytes=MAX_FILE_BYTES)
         except ModelError as exc:
-            raise DraftRefused(
-                "malformed_xml", str(exc), name=shown, line=exc.line, problem=exc.message
-            ) from exc
+            raise _xml_refusal(exc, shown) from exc
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
