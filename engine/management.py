@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from .audit_keys import settings_of
 from .audit_search import mark_breached, mark_incident
 from .clock import FakeClock
 from .errors import Busy, DataRejected, EngineError, InvalidOperation, NotFound
 from .history import PendingEvent, append_case_event, record_checkpoint
-from .models import HumanTask, Incident, ProcessInstance, Timer, as_utc
+from .models import HumanTask, Incident, MessageWait, ProcessInstance, Timer, as_utc
 from .services import retry_delay
 from .step import SkipStep, StepContext, error_words
 
@@ -48,6 +48,7 @@ timer_table = Timer.__table__
 incident_table = Incident.__table__
 task_table = HumanTask.__table__
 instance_table = ProcessInstance.__table__
+wait_table = MessageWait.__table__
 
 #: due rows read per query (timers, reminders, breaches); each is then its own step
 BATCH_SIZE = 500
@@ -401,6 +402,7 @@ class ManagementService:
         process_id: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        incident_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Incidents with their case (business key, procedure and version, the case's status),
         task and element; `open_only`: not resolved; `status`: one of INCIDENT_STATUSES."""
@@ -419,6 +421,8 @@ class ManagementService:
             stmt = stmt.where(c.status.in_(("open", "needs_attention")))
         if instance_id is not None:
             stmt = stmt.where(c.instance_id == instance_id)
+        if incident_id is not None:
+            stmt = stmt.where(c.id == incident_id)
         if process_id is not None:
             stmt = stmt.where(func.coalesce(p.process_id, c.process_id) == process_id)
         stmt = stmt.order_by(c.id.desc() if newest_first else c.id)
@@ -443,8 +447,8 @@ class ManagementService:
             found = conn.execute(select(c.status).where(c.id == incident_id)).scalar()
         if found is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        rows = self.incidents(status=found)
-        return next(r for r in rows if r["id"] == incident_id)
+        [row] = self.incidents(status=found, incident_id=incident_id)
+        return row
 
     def incident_counts(self) -> dict[str, int]:
         """{"open": retried automatically, "needs_attention": waiting for a person}: one query
@@ -655,15 +659,97 @@ class ManagementService:
                 data_after={"reason": reason, "resolved_incidents": list(open_ids)},
             )
 
-        self.engine.run_step(
-            instance_id, act, actor=actor, now=now, clock=FakeClock(now), record_failure=False
-        )
+        try:
+            self.engine.run_step(
+                instance_id, act, actor=actor, now=now, clock=FakeClock(now), record_failure=False
+            )
+        except EngineError:
+            raise
+        except Exception:  # the case cannot be restored: it is ended from its rows instead
+            log.exception("case %s: cancelling through its workflow failed", instance_id)
+            resolved[:] = self._cancel_rows(instance_id, reason=reason, actor=actor, now=now)
         return {
             "instance_id": instance_id,
             "status": "cancelled",
             "reason": reason,
             "resolved_incidents": resolved,
         }
+
+    def _cancel_rows(
+        self, instance_id: int, *, reason: str, actor: str, now: datetime
+    ) -> list[int]:
+        """Cancel a case whose workflow cannot be restored (a corrupt or unloadable state): the
+        same outcome for everyone else — its open tasks cancelled, its timers and message waits
+        gone, the case `cancelled`, its incidents resolved, `case_cancelled` in its chain — in
+        one transaction, without the workflow (its stored state is kept as it was, for study)."""
+        p, h, c = instance_table.c, task_table.c, incident_table.c
+        with self.engine.db.write() as conn:
+            stmt = select(p.status).where(p.id == instance_id)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            status = conn.execute(stmt).scalar()
+            if status != "running":
+                raise InvalidOperation(
+                    f"case {instance_id} is {status}: only a running case is cancelled"
+                )
+            tasks = conn.execute(
+                select(h.task_guid, h.task_name, h.office_code).where(
+                    h.instance_id == instance_id, h.state == "ready"
+                )
+            ).all()
+            conn.execute(
+                update(task_table)
+                .where(h.instance_id == instance_id, h.state == "ready")
+                .values(state="cancelled", completed_at=now)
+            )
+            conn.execute(delete(timer_table).where(timer_table.c.instance_id == instance_id))
+            conn.execute(delete(wait_table).where(wait_table.c.instance_id == instance_id))
+            open_ids = list(
+                conn.execute(
+                    select(c.id).where(
+                        c.instance_id == instance_id, c.status.in_(("open", "needs_attention"))
+                    )
+                ).scalars()
+            )
+            _close_incidents(conn, c.id.in_(open_ids), now=now, by=actor, resolution="cancelled")
+            conn.execute(
+                update(instance_table)
+                .where(p.id == instance_id)
+                .values(
+                    status="cancelled",
+                    completed_at=now,
+                    updated_at=now,
+                    revision=p.revision + 1,  # no process keeps a cached workflow of it
+                )
+            )
+            for t in tasks:
+                append_case_event(
+                    conn,
+                    instance_id,
+                    now,
+                    PendingEvent(
+                        "task_cancelled",
+                        actor,
+                        t.office_code,
+                        task_guid=t.task_guid,
+                        task_name=t.task_name,
+                    ),
+                )
+            append_case_event(
+                conn,
+                instance_id,
+                now,
+                PendingEvent(
+                    "case_cancelled",
+                    actor,
+                    data_after={
+                        "reason": reason,
+                        "resolved_incidents": open_ids,
+                        "workflow_restored": False,
+                    },
+                ),
+            )
+        return open_ids
 
     def _require_running(self, instance_id: int) -> None:
         with self.engine.db.read() as conn:

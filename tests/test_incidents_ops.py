@@ -636,3 +636,29 @@ def test_a_scheduled_start_is_retried_a_bounded_number_of_times(database_url, tm
     assert (after["status"], after["resolved_by"]) == ("resolved", "gp.admin")
     assert len(started_cases(engine)) == len(district_offices(engine)) > 0
     engine.db.dispose()
+
+
+def test_a_case_that_cannot_be_restored_is_cancelled_from_its_rows(engine, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The case a person most needs to end — its stored state no longer loads — is cancelled
+    all the same: its timer gone, its incident resolved, the reason in its verified chain."""
+    iid = failing_case(engine, clock, tmp_path)
+    c = ProcessInstance.__table__.c
+    with engine.db.write() as conn:
+        conn.execute(
+            update(ProcessInstance.__table__)
+            .where(c.id == iid)
+            .values(state='{"serializer_version": "1.4", "spec": {"trunc')
+        )
+    engine.cache.clear()
+    clock.set(clock.now() + timedelta(minutes=61))
+    engine.management.fire_due(clock.now())
+    [incident] = engine.management.incidents(instance_id=iid)
+    assert "could not be restored" in incident["error"]
+    result = engine.management.cancel_case(iid, reason="state lost", actor="gp.admin")
+    assert result["resolved_incidents"] == [incident["id"]]
+    assert engine.runtime.get(iid).status == "cancelled"
+    assert timer_row(engine, iid) is None
+    assert engine.management.incidents(instance_id=iid) == []
+    [event] = [e for e in engine.history.events(iid) if e["event_type"] == "case_cancelled"]
+    assert event["data_after"]["reason"] == "state lost"
+    assert engine.verify_history()["ok"]
