@@ -579,12 +579,14 @@ class Repository:
         note: str,
         legal_basis: str = "",
         now: datetime,
+        origin: str = "",
     ) -> tuple[LoadedDefinition, bool]:
         """Publish a file set (a draft) as the procedure's new current version, with the change
         note a person owes the readers of the history; returns (definition, created). Content
         equal to the CURRENT version: nothing new. Any other content, also an older version's
         (the way back): a new version number. Who may publish is asked by the door
-        (workflows/rights.py `may_publish`) before calling this."""
+        (workflows/rights.py `may_publish`) before calling this; `origin` names the door and
+        the person behind it when the door knows more than the login (e.g. `cli:<OS user>`)."""
         note = _bounded_text(note, "a change note", MAX_NOTE, required=True)
         legal_basis = _bounded_text(legal_basis, "the legal basis", MAX_LEGAL_BASIS)
         if not isinstance(actor, str) or not actor.strip():
@@ -595,6 +597,7 @@ class Repository:
             note=note,
             legal_basis=legal_basis,
             now=now,
+            origin=origin,
         )
 
     def publish(
@@ -605,6 +608,7 @@ class Repository:
         note: str = "",
         legal_basis: str = "",
         now: datetime,
+        origin: str = "",
     ) -> tuple[LoadedDefinition, bool]:
         """Publish the procedure whose main BPMN is `path` (same semantics as publish_files).
         Without a note: the installation's bootstrap and the tests; the CLI asks for one."""
@@ -614,10 +618,18 @@ class Repository:
             note=_bounded_text(note, "a change note", MAX_NOTE),
             legal_basis=_bounded_text(legal_basis, "the legal basis", MAX_LEGAL_BASIS),
             now=now,
+            origin=origin,
         )
 
     def _publish(
-        self, model: ParsedModel, *, actor: str, note: str, legal_basis: str, now: datetime
+        self,
+        model: ParsedModel,
+        *,
+        actor: str,
+        note: str,
+        legal_basis: str,
+        now: datetime,
+        origin: str = "",
     ) -> tuple[LoadedDefinition, bool]:
         cols = definition_table.c
         try:
@@ -684,6 +696,7 @@ class Repository:
                                     "previous_version": (
                                         current.version if current is not None else None
                                     ),
+                                    **({"origin": origin[:200]} if origin else {}),
                                 },
                             )
                         ],

@@ -282,6 +282,10 @@ def test_the_cli_in_another_process_publishes_for_a_running_engine(
     assert domain_engine.runtime.get(after).version == 2
     assert _first_title(domain_engine, after) == "Check the placement (v2)"
     assert domain_engine.runtime.get(before).version == 1
+    # the history says who was named and which shell account named them
+    event = _published_events(domain_engine)[-1]
+    assert (event["actor"], event["note"]) == ("gp.methodologist", "renamed the check")
+    assert event["origin"].startswith("cli:")
 
 
 # -- the CLI: only a methodologist publishes ----------------------------------------------------

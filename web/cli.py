@@ -360,7 +360,14 @@ def definitions_validate(file: Path, as_json: bool) -> None:
     try:
         model = _engine().repository.parse_file(file)
     except ModelError as exc:
-        _fail(as_json, exc, filename=exc.filename, line=exc.line, element_id=exc.element_id)
+        _fail(
+            as_json,
+            exc,
+            filename=exc.filename,
+            line=exc.line,
+            element_id=exc.element_id,
+            element_name=exc.element_name,
+        )
         return
     result = {
         "ok": True,
@@ -460,6 +467,8 @@ def definitions_publish(file: Path, actor: str, note: str, legal_basis: str, as_
     once in every running server and worker. Same content as the current version: nothing new;
     an older version's content: a new version number (the way back). --actor must be an active
     methodologist (workflows/rights.py may_publish, the rule of every door); exit 1 otherwise."""
+    import getpass
+
     from engine.errors import ConflictError, InvalidOperation, NotFound
     from workflows.organization import OrganizationDirectory
     from workflows.rights import Rights
@@ -483,8 +492,17 @@ def definitions_publish(file: Path, actor: str, note: str, legal_basis: str, as_
         _fail(as_json, ValueError("--note is required: say what changed and why"))
         return
     try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        who = "?"
+    try:
         loaded, created = engine.repository.publish(
-            file, actor=actor, note=note, legal_basis=legal_basis, now=engine.clock.now()
+            file,
+            actor=actor,
+            note=note,
+            legal_basis=legal_basis,
+            now=engine.clock.now(),
+            origin=f"cli:{who}",  # the shell account that named the login, kept in the history
         )
     except ModelError as exc:
         _fail(
