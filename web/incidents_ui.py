@@ -34,6 +34,7 @@ from workflows.catalogue import procedure_title
 from workflows.rights import Refusal
 
 from .api import _iso, _refuse, _user, api, authenticated
+from .case_file import People
 from .i18n import local_time, locale_code
 from .ids import PROCEDURE_ID, register_converters
 from .refusals import mark_denied, rights
@@ -134,7 +135,7 @@ def _query(status: str, procedure: str | None) -> list[dict[str, Any]]:
 
 
 def _row(
-    r: dict[str, Any], may_read_cases: bool, locale: str, titles: dict[str, str]
+    r: dict[str, Any], may_read_cases: bool, locale: str, titles: dict[str, str], people: Any
 ) -> dict[str, Any]:
     """One incident in words for the table (`titles`: the procedures' own names, for those
     the catalogue does not know)."""
@@ -166,7 +167,7 @@ def _row(
         "status_words": str(STATUS_WORDS.get(r["status"], r["status"])),
         "resolved": local_time(r["resolved_at"]) if r["resolved_at"] else "",
         "resolution": str(RESOLUTION_WORDS.get(r["resolution"] or "", r["resolution"] or "")),
-        "resolved_by": r["resolved_by"] or "",
+        "resolved_by": people.name(r["resolved_by"]) if r["resolved_by"] else "",
         "migrate": f"/procedures/{r['process_id']}/migrate?case={r['instance_id']}"
         if r["instance_id"] and r["process_id"]
         else None,
@@ -184,7 +185,10 @@ def incidents() -> Any:
     locale = locale_code()
     may_read_cases = rights().may_read_cases(current_user.user) is None
     titles = {r["process_id"]: r["title"] for r in engine.repository.list() if r.get("title")}
-    rows = [_row(r, may_read_cases, locale, titles) for r in _query(status, procedure)]
+    people = People(
+        current_app.extensions["nadzor.users"], current_app.extensions["nadzor.directory"], locale
+    )
+    rows = [_row(r, may_read_cases, locale, titles, people) for r in _query(status, procedure)]
     procedures = sorted(titles)
     return render_template(
         "operations/incidents.html",
