@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine import case_migration
+from engine.calendar import ALMATY
 from engine.engine import Engine
 from engine.history import verify_case
 from engine.models import HumanTask, ProcessInstance, Timer
@@ -486,3 +487,21 @@ def test_a_case_inside_a_called_procedure_moves_or_says_why_not(
     assert case.open_task_names() == ["act_review"]
     with checks.db.read() as conn:
         assert verify_case(conn, case.id)["ok"] is True
+
+
+def test_the_trace_says_the_move_in_words(checks: Engine, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    """An auditor reading a migrated case sees which versions and which deadline moved, in
+    Almaty time — not the event's code and raw instants."""
+    case = place(checks)
+    v2 = publish_variant(checks, tmp_path, "v2", with_12_hour_timer, clock)
+    case_migration.migrate(checks, [case.id], v2.id, actor="gp.methodologist", now=clock.now())
+    app = create_app({"NADZOR_ENGINE": checks, "TESTING": True})
+    web = app.test_client()
+    _sign_in(web, "gp.auditor")
+    html = web.get(f"/audit/cases/{case.id}", headers={"Accept-Language": "ru"}).get_data(
+        as_text=True
+    )
+    assert "дело переведено на другую версию процедуры" in html
+    assert "версия 1 → 2" in html
+    twelve = (PLACED_UTC + timedelta(hours=12)).astimezone(ALMATY).strftime("%d.%m.%Y, %H:%M")
+    assert twelve in html

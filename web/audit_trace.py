@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -63,7 +63,7 @@ EVENT_WORDS: dict[str, Any] = {
     "deadline_timer": lazy_gettext("deadline timer fired"),
     "incident": lazy_gettext("incident"),
     "instance_cancelled": lazy_gettext("case cancelled"),
-    "instance_migrated": lazy_gettext("case moved to another version"),
+    "case_migrated": lazy_gettext("case moved to another version"),
     "definition_published": lazy_gettext("procedure version published"),
 }
 OUTCOME_WORDS = {
@@ -255,8 +255,8 @@ def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str
             details.append(gettext("resolved %(when)s", when=vocab.text("at", data["resolved_at"])))
         else:
             details.append(gettext("not resolved"))
-    elif kind == "instance_migrated":
-        details += _values(vocab, ev.before, ev.after)
+    elif kind == "case_migrated":
+        details += migration_details(ev.before, data)
     elif kind == "access_denied" and data.get("path"):
         details.append(str(data["path"]))
     elif kind in ("case_cancelled", "incident_retried"):
@@ -274,6 +274,40 @@ def _line(ev: TraceEvent, vocab: Vocabulary, people: Directory, titles: dict[str
         hash=ev.hash,
         in_chain=ev.in_chain,
     )
+
+
+def migration_details(before: Any, after: dict[str, Any]) -> list[str]:
+    """A migration in words: the versions, and each deadline the new version changed."""
+    old = before if isinstance(before, dict) else {}
+    details = [
+        gettext(
+            "version %(old)s → %(new)s",
+            old=old.get("version", "—"),
+            new=after.get("version", "—"),
+        )
+    ]
+    for deadline in after.get("deadlines") or []:
+        if not isinstance(deadline, dict):
+            continue
+        details.append(
+            gettext(
+                "%(step)s: deadline %(old)s → %(new)s",
+                step=deadline.get("name") or deadline.get("element") or "—",
+                old=_instant_words(deadline.get("before")),
+                new=_instant_words(deadline.get("after")),
+            )
+        )
+    return details
+
+
+def _instant_words(value: Any) -> str:
+    """An ISO instant recorded in an event, as Almaty wall time ("—" when there is none)."""
+    if not isinstance(value, str) or not value:
+        return "—"
+    try:
+        return local_time(datetime.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def _boundary_names(vocab: Vocabulary) -> set[str]:

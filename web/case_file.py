@@ -447,6 +447,10 @@ def history_lines(
             from .audit_trace import incident_details  # the trace's words for the same events
 
             detail = "; ".join(incident_details(data))
+        elif kind == "case_migrated":
+            from .audit_trace import migration_details
+
+            detail = "; ".join(migration_details(e.get("data_before"), data))
         guid = e.get("task_guid")
         element = task_titles.get(guid or "") or vocab.element_title(e.get("task_name"))
         lines.append(

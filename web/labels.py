@@ -25,6 +25,7 @@ EVENT_LABELS = {
     "access_denied": lazy_gettext("access refused"),
     "incident_retried": lazy_gettext("failed step retried by hand"),
     "case_cancelled": lazy_gettext("case cancelled with a reason"),
+    "case_migrated": lazy_gettext("case moved to another version"),
 }
 STATE_LABELS = {
     "ready": lazy_gettext("open"),

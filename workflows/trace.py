@@ -44,7 +44,7 @@ KNOWN_KINDS = (
     "instance_cancelled",
     "incident_retried",
     "case_cancelled",
-    "instance_migrated",
+    "case_migrated",
     "access_denied",
 )
 
