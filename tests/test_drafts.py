@@ -296,6 +296,8 @@ def test_a_methodologist_opens_saves_checks_tries_and_publishes_through_the_page
     assert tried["ok"], tried
     assert [t["due_label"] for t in tried["timers"]] == ["24 Nov 2026, 21:30"]  # 09:30 + 12 h
     assert tried["tasks"] and tried["tasks"][0]["office_name"]
+    # the lane in words (its name_en), not the engine's lane key "supervising office"
+    assert tried["tasks"][0]["lane"] == "Office supervising the institution"
 
     published = client.post(
         f"/procedures/drafts/{draft_id}/publish",

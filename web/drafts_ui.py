@@ -158,8 +158,13 @@ def conflict_text(exc: DraftConflict) -> str:
     )
 
 
-def _element_names(files: dict[str, str]) -> dict[str, str]:
-    """Element id -> drawn name, over the draft's BPMN files (for problems, timers, paths)."""
+SPIFF_PROPERTY = "{http://spiffworkflow.org/bpmn/schema/1.0/core}property"
+
+
+def _element_names(files: dict[str, str], locale: str = "ru") -> dict[str, str]:
+    """Element id -> its name in the reader's language (the `name_kk` / `name_en` property a
+    methodologist gave it, else the drawn name), over the draft's BPMN files (for problems,
+    timers, paths). A lane is also found by its name, which is the key the engine reports."""
     names: dict[str, str] = {}
     for key, text in files.items():
         if not key.endswith(".bpmn"):
@@ -169,8 +174,21 @@ def _element_names(files: dict[str, str]) -> dict[str, str]:
         except ModelError:
             continue
         for element in tree.iter():
-            if isinstance(element.tag, str) and element.get("id") and element.get("name"):
-                names.setdefault(element.get("id"), element.get("name"))
+            if not isinstance(element.tag, str) or not element.get("id"):
+                continue
+            props = {
+                p.get("name"): p.get("value")
+                for p in element.iter(SPIFF_PROPERTY)
+                if p.getparent() is not None
+                and p.getparent().getparent() is not None
+                and p.getparent().getparent().getparent() is element
+            }
+            name = props.get(f"name_{locale}") or element.get("name")
+            if not name:
+                continue
+            names.setdefault(element.get("id"), name)
+            if element.tag.endswith("}lane") and element.get("name"):
+                names.setdefault(f"lane:{element.get('name')}", name)
     return names
 
 
@@ -606,9 +624,13 @@ def try_words(result: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
         }
     directory = current_app.extensions["nadzor.directory"]
     locale = locale_code()
+    names = _element_names(files, locale)
     tasks = [
         {
             **t,
+            # the engine reports the queue's (Russian) title and the lane's key: words instead
+            "title": names.get(t.get("name", "")) or t.get("title"),
+            "lane": names.get(f"lane:{t.get('lane')}") or t.get("lane"),
             "office_name": office_name(directory, t.get("office_code"), locale)
             if t.get("office_code")
             else "",
