@@ -259,6 +259,10 @@
     try {
       await modeler.importXML(answer.data.files[config.main]);
       canvas.zoom('fit-viewport');
+      // the palette floats over the canvas's left edge: widen the view so the start event shows
+      const box = canvas.viewbox();
+      const room = 80 / box.scale;
+      canvas.viewbox({ x: box.x - room, y: box.y, width: box.width + room, height: box.height });
     } catch (e) {
       showError(W.load_failed + ': ' + (e && e.message ? e.message : ''));
       return;
