@@ -437,8 +437,8 @@ def _drop_predicted(dct: dict[str, Any]) -> None:
 def _instant(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, dict):  # a cycle: its next occurrence
-        value = value.get("next")
+    if isinstance(value, dict):  # a cycle: its next occurrence, none once its cycles are used
+        value = value.get("next") if value.get("cycles") != 0 else None
         if value is None:
             return None
     try:

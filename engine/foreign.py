@@ -246,10 +246,46 @@ def normalize_timer_literals(tree: etree._ElementTree) -> etree._ElementTree:
                 if quoted is None:
                     continue
                 literal = iso_literal(quoted)
-                if literal is None or literal[0] == "duration" or not _naive(quoted):
+                if literal is None:
+                    continue
+                as_written = literal[0] == "duration" or not _naive(quoted)
+                if as_written and not (literal[0] == "cycle" and _interrupting(element)):
                     continue  # "PT1H" and other quoted texts: already what the engine reads
+            if literal[0] == "cycle" and _interrupting(element):
+                tag, literal = _first_occurrence(literal[1])
+                element.tag = f"{{{BPMN_NS}}}{tag}"
             element.text = json.dumps(literal[1])
     return copied
+
+
+def _interrupting(timer: etree._Element) -> bool:
+    """Whether a timer text belongs to an interrupting boundary event (cancelActivity is true
+    unless written false)."""
+    owner = _owner(timer)
+    return _local(owner.tag) == "boundaryEvent" and owner.get("cancelActivity") != "false"
+
+
+def _first_occurrence(cycle: str) -> tuple[str, tuple[str, str]]:
+    """An interrupting timer's cycle as the single timer it is: the tag and literal of its
+    first occurrence.
+
+    BPMN: an interrupting event ends its activity, so a cycle on it can fire only once.
+    SpiffWorkflow instead runs the event's path at each occurrence without interrupting and
+    cancels the activity only after the last (R3/PT24H: three reminders, then the task
+    cancelled on the fourth day); with the first occurrence alone it fires once and interrupts.
+    `R3/PT24H` -> timeDuration PT24H; `R/<start>/P1D` -> timeDate <start>;
+    `R/P1D/<end>` -> timeDate <end minus P1D> (as SpiffWorkflow computes the start).
+    """
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
+
+    parts = cycle.split("/")
+    if len(parts) == 2:
+        return "timeDuration", ("duration", parts[1])
+    if not parts[1].startswith("P"):
+        return "timeDate", ("date", parts[1])
+    end = datetime.fromisoformat(parts[2])
+    start = end - Timer.get_timedelta_from_end(Timer.parse_iso_duration(parts[1]), end)
+    return "timeDate", ("date", start.isoformat())
 
 
 # -- where an element is, in words ---------------------------------------------------------------
@@ -461,6 +497,32 @@ def _condition_problem(text: str, where: str) -> str | None:
         f"{head}. Rewrite it in Python, for example amount > 100 and status == 'open' "
         "(and, or, not; True, False, None; names are the keys of the case data)."
     )
+
+
+def _cycle_problem(timer: etree._Element) -> str | None:
+    """Words for a timeCycle on a task or in the flow that would not run as drawn.
+
+    `R0/…` never fires (SpiffWorkflow would end the wait at once). On an interrupting boundary
+    event the cycle's first occurrence is the timer (`normalize_timer_literals`); a cycle
+    written as an expression cannot be read before the case runs, so it is refused there."""
+    text = (timer.text or "").strip()
+    literal = iso_literal(text) or iso_literal(_quoted_string(text) or "")
+    written = f"timeCycle {text}"
+    if literal is not None:
+        if re.match(r"R0+/", literal[1]):
+            return (
+                f"the {written} repeats zero times, so the timer would never wait. Write how "
+                "many times it repeats (R3/PT24H), R/PT24H for every day until the task ends, "
+                "or remove the timer"
+            )
+        return None
+    if _interrupting(timer):
+        return (
+            f"the {written} is an expression on an interrupting timer; an interrupting timer "
+            "fires once, so write a single timer (timeDuration, e.g. PT24H) or the cycle as a "
+            "literal (R3/PT24H)"
+        )
+    return None
 
 
 def _timer_problem(text: str, kind: str) -> str | None:
@@ -852,15 +914,9 @@ def _check_bpmn(tree: etree._ElementTree, filename: str) -> None:
             if problem:
                 raise _refuse(element, filename, f"{_words(owner)}: {problem}")
             if TIMER_TAGS[element.tag] == "timeCycle" and _local(owner.tag) != "startEvent":
-                raise _refuse(
-                    element,
-                    filename,
-                    f"the {_words(owner)} repeats (timeCycle {(element.text or '').strip()}); "
-                    "this engine repeats only a procedure's start on a calendar (a timer start "
-                    "event), not a timer on a task or in the flow. Use a single timer "
-                    "(timeDuration, e.g. PT24H); to remind of an open task, give the task a "
-                    "reminder property instead.",
-                )
+                problem = _cycle_problem(element)
+                if problem:
+                    raise _refuse(element, filename, f"{_words(owner)}: {problem}")
         if local.endswith("Gateway") and not outgoing.get(element.get("id") or ""):
             raise _refuse(
                 element,

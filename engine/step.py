@@ -20,11 +20,14 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, insert, select, update
@@ -380,6 +383,8 @@ class StepRunner:
         """
         with step_budget(self.step_cpu_s):
             self._run_engine_steps(ctx)
+            if _end_spent_cycles(ctx.workflow):
+                self._run_engine_steps(ctx)
             check_step_budget()
 
     def _run_engine_steps(self, ctx: StepContext) -> None:
@@ -510,7 +515,12 @@ class StepRunner:
                 },
             )
             if completed_by is None:
-                task = workflow.get_task_from_id(UUID(guid))
+                try:
+                    task = workflow.get_task_from_id(UUID(guid))
+                except TaskNotFoundException:
+                    # pruned with its branch: e.g. the reminders a repeating boundary timer
+                    # raised go when the task it watched ends (SpiffWorkflow cancels the event)
+                    task = None
                 if task is not None:
                     ctx.record("task_cancelled", task)
                 else:
@@ -525,9 +535,8 @@ class StepRunner:
         for task in workflow.event_manager.tasks.values():
             definition = task.task_spec.event_definition
             if isinstance(definition, TimerEventDefinition) and task.state == TaskState.WAITING:
-                value = task._get_internal_data("event_value")
-                if value:
-                    fire_at = TimerEventDefinition.get_datetime(value)
+                fire_at = timer_instant(task._get_internal_data("event_value"))
+                if fire_at is not None:
                     wanted[(str(task.id), "timer")] = (fire_at, task.task_spec.bpmn_id or "", None)
         failures = {str(t.id): err for t, err in ctx.service_failures}
         for task in started:
@@ -800,6 +809,46 @@ def _titles(spec: Any) -> dict[str, str] | None:
     return titles or None
 
 
+def _end_spent_cycles(workflow: BpmnWorkflow) -> bool:
+    """Let a cycle timer whose cycles are used up (R3: after its third firing) finish now.
+
+    SpiffWorkflow leaves such an event waiting until some later `refresh_timers()`; the engine
+    keeps no timer row for it (`timer_instant`), so an intermediate catch event would hold its
+    case open forever. Finishing it does not run its path again (a boundary event's path ran
+    at each firing; its task stays open). Returns whether any was finished."""
+    spent = [
+        task
+        for task in list(workflow.event_manager.tasks.values())
+        if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
+        and task.state == TaskState.WAITING
+        and isinstance(value := task._get_internal_data("event_value"), dict)
+        and value.get("cycles") == 0
+    ]
+    for task in spent:
+        for _ in range(2):  # the first update marks it fired, the second makes it ready
+            if task.state == TaskState.WAITING:
+                task.task_spec._update(task)
+    return bool(spent)
+
+
+def timer_instant(value: Any) -> datetime | None:
+    """When a waiting timer fires next, from SpiffWorkflow's `event_value`; None: never again.
+
+    A single timer (timeDuration, timeDate) keeps an ISO text. A cycle (timeCycle, e.g.
+    `R3/PT24H`) keeps `{"cycles", "next", "duration"}`: `next` is its coming occurrence while
+    `cycles` is not 0 (-1 for `R/…`, unbounded); SpiffWorkflow moves `next` on by `duration`
+    and counts `cycles` down at each firing, so the timer row is re-armed at the new `next`
+    after each one and removed once the cycles are used up (the event then waits for nothing).
+    """
+    if not value:
+        return None
+    if isinstance(value, dict):
+        if value.get("cycles") == 0 or not value.get("next"):
+            return None
+        value = value["next"]
+    return TimerEventDefinition.get_datetime(str(value))
+
+
 def _deadline(task: Task) -> datetime | None:
     """The user task's due instant, from its boundary timers.
 
@@ -819,10 +868,9 @@ def _deadline(task: Task) -> datetime | None:
             and isinstance(spec.event_definition, TimerEventDefinition)
         ):
             continue  # a timer that already fired in this step still gives the due date
-        value = sibling._get_internal_data("event_value")
-        if not value:
+        instant = timer_instant(sibling._get_internal_data("event_value"))
+        if instant is None:
             continue
-        instant = TimerEventDefinition.get_datetime(value)
         if preferred and spec.bpmn_id == preferred:
             return instant
         (interrupting if spec.cancel_activity else others).append(instant)

@@ -148,10 +148,34 @@ def refusal(xml: str) -> ModelError:
 def test_a_bare_iso_literal_is_a_quoted_string_for_the_parser(
     kind: str, written: str, parser_reads: str
 ) -> None:
-    tree = tree_of(timer(kind, written))
+    # a cycle on an intermediate event: an interrupting boundary timer fires once (next test)
+    where = "intermediate" if kind == "timeCycle" else "boundary"
+    tree = tree_of(timer(kind, written, where=where))
     normalized = normalize_timer_literals(tree)
     assert timer_text(normalized) == parser_reads
     assert timer_text(tree) == written  # the file keeps what was written
+
+
+@pytest.mark.parametrize(
+    ("written", "tag", "parser_reads"),
+    [
+        ("R3/PT24H", "timeDuration", '"PT24H"'),
+        ('"R/PT1H"', "timeDuration", '"PT1H"'),
+        ("R/2026-01-01T09:00/P1D", "timeDate", '"2026-01-01T09:00:00+05:00"'),
+        ("R2/P1D/2026-01-03T00:00:00+05:00", "timeDate", '"2026-01-02T00:00:00+05:00"'),
+    ],
+)
+def test_a_cycle_on_an_interrupting_timer_is_its_first_occurrence(
+    written: str, tag: str, parser_reads: str
+) -> None:
+    normalized = normalize_timer_literals(tree_of(timer("timeCycle", written)))
+    [element] = [
+        e
+        for e in normalized.iter()
+        if isinstance(e.tag, str)
+        and etree.QName(e.tag).localname in ("timeDuration", "timeDate", "timeCycle")
+    ]
+    assert (etree.QName(element.tag).localname, element.text) == (tag, parser_reads)
 
 
 @pytest.mark.parametrize(
@@ -218,27 +242,187 @@ def test_a_date_without_offset_is_almaty_time_in_a_pool_with_lanes(engine) -> No
     assert [t.task_name for t in cancelled] == ["Activity_check"]
 
 
-def test_a_repeating_timer_on_a_task_is_refused_in_words(engine) -> None:  # type: ignore[no-untyped-def]
-    """`R3/PT24H` on a boundary event: the literal is read right (next test), but the step's
-    timer projection keeps one instant per timer, so it is refused before anything runs."""
-    with pytest.raises(ModelError) as refused:
-        engine.repository.publish(
-            fixture("camunda_cycle_reminder"), actor="methodologist", now=engine.clock.now()
-        )
-    error = refused.value
-    assert (error.line, error.element_id, error.element_name) == (
-        26,
-        "Event_daily",
-        "Every day, three times",
+def cycle_model(tmp_path: Path, cycle: str = "R3/PT24H", *, interrupting: bool = False) -> Path:
+    """The Camunda fixture with its reminder path ending in a user task a person sees."""
+    text = fixture("camunda_cycle_reminder").read_text()
+    text = text.replace("R3/PT24H", cycle)
+    if interrupting:
+        text = text.replace('cancelActivity="false"', 'cancelActivity="true"')
+    text = text.replace(
+        '<bpmn:endEvent id="Event_reminded" name="Reminded">\n'
+        "      <bpmn:incoming>Flow_3</bpmn:incoming>\n"
+        "    </bpmn:endEvent>",
+        '<bpmn:userTask id="Event_reminded" name="Remind the inspector">'
+        "<bpmn:incoming>Flow_3</bpmn:incoming><bpmn:outgoing>Flow_4</bpmn:outgoing>"
+        '</bpmn:userTask><bpmn:endEvent id="Event_r_end"><bpmn:incoming>Flow_4</bpmn:incoming>'
+        '</bpmn:endEvent><bpmn:sequenceFlow id="Flow_4" sourceRef="Event_reminded" '
+        'targetRef="Event_r_end" />',
+    ).replace(
+        "<bpmn:flowNodeRef>Event_reminded</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>Event_reminded</bpmn:flowNodeRef>"
+        "<bpmn:flowNodeRef>Event_r_end</bpmn:flowNodeRef>",
     )
-    assert error.filename and error.filename.endswith("camunda_cycle_reminder.bpmn")
-    assert "R3/PT24H" in error.message and "timeDuration, e.g. PT24H" in error.message
+    assert "Remind the inspector" in text
+    path = tmp_path / "camunda_cycle_reminder.bpmn"
+    path.write_text(text)
+    return path
+
+
+def timer_rows(engine, iid: int) -> list[tuple[str, datetime]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from engine.step import timer_table
+
+    c = timer_table.c
+    with engine.db.read() as conn:
+        rows = conn.execute(select(c.name, c.fire_at).where(c.instance_id == iid)).all()
+    return [
+        (r.name, r.fire_at.replace(tzinfo=UTC) if r.fire_at.tzinfo is None else r.fire_at)
+        for r in rows
+    ]
+
+
+def open_titles(engine, iid: int) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(t.title for t in engine.tasks.list(TaskQuery(instance_id=iid, state="ready")))
+
+
+def test_a_repeating_reminder_fires_three_times_a_day_apart(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A non-interrupting `R3/PT24H` on a user task: a reminder task appears on each of three
+    days, the timer row moves on a day each time, then no row is left and the task stays open."""
+    engine.repository.publish(cycle_model(tmp_path), actor="methodologist", now=engine.clock.now())
+    start = engine.clock.now()
+    iid = engine.runtime.start("foreign_cycle_reminder", {}, actor="ivanov")
+    day = timedelta(days=1)
+    assert timer_rows(engine, iid) == [("Event_daily", start + day)]
+    [report] = engine.tasks.list(TaskQuery(instance_id=iid))
+    assert report.due_at == start + day  # the first reminder, the only timer it has
+    second = timedelta(seconds=1)
+    assert engine.management.fire_due(start + day - second) == 0
+    for n in (1, 2, 3):
+        assert engine.management.fire_due(start + n * day + second) == 1
+        assert open_titles(engine, iid) == ["Remind the inspector"] * n + ["Write the report"]
+        expected = [("Event_daily", start + (n + 1) * day)] if n < 3 else []
+        assert timer_rows(engine, iid) == expected
+    assert engine.management.fire_due(start + 10 * day) == 0
+    assert open_titles(engine, iid) == ["Remind the inspector"] * 3 + ["Write the report"]
+    assert engine.runtime.get(iid).status == "running"
+    kinds = [e["event_type"] for e in engine.history.events(iid)]
+    assert kinds.count("timer_fired") == 3
+
+
+def test_an_interrupting_cycle_fires_once_and_ends_the_task(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """BPMN: an interrupting event ends its activity, so `R3/PT24H` on it fires once, after a
+    day (SpiffWorkflow alone would run the path three times and interrupt on the fourth day)."""
+    path = cycle_model(tmp_path, interrupting=True)
+    engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    start = engine.clock.now()
+    iid = engine.runtime.start("foreign_cycle_reminder", {}, actor="ivanov")
+    day = timedelta(days=1)
+    assert timer_rows(engine, iid) == [("Event_daily", start + day)]
+    assert engine.management.fire_due(start + day + timedelta(seconds=1)) == 1
+    assert open_titles(engine, iid) == ["Remind the inspector"]
+    cancelled = engine.tasks.list(TaskQuery(instance_id=iid, state="cancelled"))
+    assert [t.title for t in cancelled] == ["Write the report"]
+    assert timer_rows(engine, iid) == []
+    assert engine.management.fire_due(start + 5 * day) == 0
+    assert open_titles(engine, iid) == ["Remind the inspector"]
+
+
+def test_an_unbounded_cycle_fires_each_day_until_the_task_ends(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`R/PT24H` is legal BPMN: one firing per due day (a late worker catches up one a round,
+    never looping), and completing the task removes the timer row."""
+    path = cycle_model(tmp_path, "R/PT24H")
+    engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    start = engine.clock.now()
+    iid = engine.runtime.start("foreign_cycle_reminder", {}, actor="ivanov")
+    day = timedelta(days=1)
+    for n in range(1, 6):
+        assert engine.management.fire_due(start + n * day + timedelta(seconds=1)) == 1
+        assert timer_rows(engine, iid) == [("Event_daily", start + (n + 1) * day)]
+    assert open_titles(engine, iid).count("Remind the inspector") == 5
+    # a worker ten days late: one step per round (SpiffWorkflow catches up at most a couple
+    # of occurrences in it), the row moved on but still due: the next round goes on, no loop
+    assert engine.management.fire_due(start + 16 * day) == 1
+    [(_, moved)] = timer_rows(engine, iid)
+    assert start + 7 * day <= moved <= start + 8 * day
+    [report] = [
+        t
+        for t in engine.tasks.list(TaskQuery(instance_id=iid, state="ready"))
+        if t.title == "Write the report"
+    ]
+    engine.tasks.complete(report.task_guid, {}, actor="ivanov")
+    assert timer_rows(engine, iid) == []
+    # SpiffWorkflow cancels the event with the reminders it raised: the case is over
+    assert open_titles(engine, iid) == []
+    assert engine.runtime.get(iid).status == "completed"
+    assert engine.management.fire_due(start + 30 * day) == 0
+
+
+def test_a_repeating_intermediate_timer_runs_its_path_three_times_then_ends(
+    engine, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """`R3/PT24H` on an intermediate catch event: the flow after it runs on each of three days;
+    after the third the event is done, so the case completes once those tasks are done."""
+    path = tmp_path / "cycle_wait.bpmn"
+    path.write_text(
+        model(
+            '<bpmn:startEvent id="s"/>\n<bpmn:intermediateCatchEvent id="wait" name="Wait">'
+            '<bpmn:timerEventDefinition id="td"><bpmn:timeCycle>R3/PT24H</bpmn:timeCycle>'
+            "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>\n"
+            '<bpmn:userTask id="t" name="Check"/>\n<bpmn:endEvent id="e"/>\n'
+            '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait"/>\n'
+            '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="t"/>\n'
+            '<bpmn:sequenceFlow id="f3" sourceRef="t" targetRef="e"/>'
+        )
+    )
+    pid = "p"
+    engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    start = engine.clock.now()
+    iid = engine.runtime.start(pid, {}, actor="ivanov")
+    day = timedelta(days=1)
+    for n in (1, 2, 3):
+        assert engine.management.fire_due(start + n * day + timedelta(seconds=1)) == 1
+        assert open_titles(engine, iid) == ["Check"] * n
+    assert timer_rows(engine, iid) == []
+    for task in engine.tasks.list(TaskQuery(instance_id=iid, state="ready")):
+        engine.tasks.complete(task.task_guid, {}, actor="ivanov")
+    assert engine.runtime.get(iid).status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("cycle", "words"),
+    [
+        ("R0/PT24H", "repeats zero times"),
+        ("reminder_cycle", "an expression on an interrupting timer"),
+    ],
+)
+def test_a_cycle_that_cannot_run_as_drawn_is_refused_in_words(
+    engine, tmp_path, cycle: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
+    path = cycle_model(tmp_path, cycle, interrupting=True)
+    with pytest.raises(ModelError) as refused:
+        engine.repository.publish(path, actor="methodologist", now=engine.clock.now())
+    error = refused.value
+    assert (error.element_id, error.element_name) == ("Event_daily", "Every day, three times")
+    assert words in error.message
+    assert_words(error.message)
     assert engine.repository.list() == []
+
+
+def test_the_try_door_shows_a_cycles_first_due_instant(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.trial import try_path
+
+    tried = try_path(engine, cycle_model(tmp_path), now=engine.clock.now(), data={})
+    assert tried["ok"] is True, tried
+    [waiting] = tried["timers"]
+    assert waiting["element"] == "Event_daily"
+    due = (engine.clock.now() + timedelta(days=1)).astimezone(UTC)
+    assert datetime.fromisoformat(waiting["due_at"]).astimezone(UTC) == due
 
 
 def test_the_quoted_cycle_is_what_spiffworkflow_repeats() -> None:
     """The quoted form of `R3/PT24H` fires three times, a day apart, in SpiffWorkflow itself:
-    only our timer projection (engine/step.py) stands between it and a running case."""
+    the engine's timer row follows its `next` occurrence (engine/step.py `timer_instant`)."""
     tree = normalize_timer_literals(parse_xml(fixture("camunda_cycle_reminder").read_bytes(), "c"))
     parser = SpiffBpmnParser(validator=VALIDATOR)
     parser.add_bpmn_xml(tree, filename="c.bpmn")
@@ -573,13 +757,7 @@ def test_every_problem_of_a_broken_draft_is_in_words(engine, case: str) -> None:
 FOREIGN_MODELS: dict[str, tuple[str, int, str, str | None, str] | None] = {
     "camunda_timer_p7d": None,
     "camunda_collab_lanes": None,
-    "camunda_cycle_reminder": (
-        "camunda_cycle_reminder.bpmn",
-        26,
-        "Event_daily",
-        "Every day, three times",
-        "Use a single timer",
-    ),
+    "camunda_cycle_reminder": None,
     "camunda_juel_gateway": (
         "camunda_juel_gateway.bpmn",
         20,
