@@ -80,6 +80,8 @@ class Engine:
             db, bpmn_dir, self.serializer, functions=tuple(sorted(functions or {}))
         )
         self.repository.start_levels = start_offices.levels if start_offices else None
+        # asked of the organization in place at each validation (a test may swap it)
+        self.repository.known_lanes = lambda: _known_lanes(self.organization)
         self.script_engine = make_script_engine(
             functions={**DEADLINE_FUNCTIONS, **(functions or {})},
             service_handler=self.services,
@@ -157,3 +159,10 @@ class Engine:
 
     def verify_history(self) -> dict[str, Any]:
         return self.history.verify()
+
+
+def _known_lanes(organization: Any) -> Mapping[str, str] | None:
+    """The organization's lane vocabulary; an organization written before lanes were checked
+    (no `known_lanes`) resolves any lane, as LaneAsRole does."""
+    known = getattr(organization, "known_lanes", None)
+    return known() if callable(known) else None

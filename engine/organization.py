@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 
@@ -24,6 +25,13 @@ class Organization(Protocol):
         """Facts a model may need that the start payload only names (e.g. an institution's
         offices and remote flag); added to the start data without overriding it."""
 
+    def known_lanes(self) -> Mapping[str, str] | None:
+        """The lane names a person's task may be drawn in, each with what it means to a person
+        (the words a refusal lists), asked by the repository whenever a model is validated
+        (check, try, validate, publish: engine/lanes.py). A task in another lane, or outside
+        every lane of a pool with lanes, is refused, since it would reach no one. None: any
+        lane resolves, nothing is checked."""
+
 
 class LaneAsRole:
     """Fallback used by the engine alone: the lane names the role, `office_code` the office."""
@@ -37,3 +45,8 @@ class LaneAsRole:
 
     def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
         return {}
+
+    def known_lanes(self) -> Mapping[str, str] | None:
+        """Any lane names a role here, so every lane resolves (the engine's own tests draw
+        lanes such as "prosecutor")."""
+        return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from .errors import ConflictError, InvalidOperation, ModelError, NotFound
 from .foreign import check_dialect, clean_parser_error, element_name, normalize_timer_literals
 from .forms import Form, parse_form
 from .history import PendingEvent, append_system_events
+from .lanes import lane_problems
 from .models import Definition, ProcessInstance
 from .safety.model_check import check_model_code
 from .safety.xmlparse import MAX_MODEL_BYTES, parse_xml
@@ -278,6 +279,9 @@ class Repository:
         #: office levels a timer start event's `start_for` may name (None: the engine has no
         #: offices; engine/schedules.py)
         self.start_levels: tuple[str, ...] | None = None
+        #: the lanes the organization resolves (name -> meaning; None: any), asked at every
+        #: validation (engine/lanes.py); the engine plugs in its organization's `known_lanes`
+        self.known_lanes: Callable[[], Mapping[str, str] | None] = lambda: None
         #: definition id -> the loaded version; safe to keep for ever, a version never changes.
         #: Which version is the latest is NOT cached: another process may publish at any time.
         self._cache: dict[int, LoadedDefinition] = {}
@@ -413,6 +417,7 @@ class Repository:
         problems.attempt((_check_unique_decisions, (trees,)))
 
         runnable: dict[str, etree._ElementTree] = {}
+        lanes = self.known_lanes()
         for name, tree in sorted(trees.items()):
             problems.attempt(
                 (_check_supported_elements, (tree, name)),
@@ -432,6 +437,8 @@ class Repository:
                     (check_dialect, (tree, name)),
                     (check_model_code, (runnable[name], name, self.functions)),
                 )
+                for lane_problem in lane_problems(tree, name, lanes):  # each on its element
+                    problems.add(lane_problem)
             else:
                 problems.attempt(
                     (check_dialect, (tree, name)),

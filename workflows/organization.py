@@ -41,6 +41,29 @@ LANES: dict[str, tuple[str, str]] = {
     "reviewing head": ("head", "data:review_office"),
     "author": ("prosecutor", "data:origin_office"),
     "supervising office": ("prosecutor", "data:supervising_office"),
+    # a lane named after a case-working role: that role in the case's district office (how the
+    # engine's own benchmark model and models drawn elsewhere name their lanes)
+    "prosecutor": ("prosecutor", "district"),
+    "head": ("head", "district"),
+}
+
+#: lane name -> what it means, in Russian, as a refusal of a model lists the lanes that exist
+#: (a methodologist who drew "Прокурор" learns that the lane for it is "district prosecutor")
+LANE_MEANINGS: dict[str, str] = {
+    "district prosecutor": "прокурор районной прокуратуры дела",
+    "district head": "руководитель районной прокуратуры дела",
+    "regional unit": "прокурор прокуратуры области дела",
+    "regional head": "руководитель прокуратуры области дела",
+    "GP unit": "прокурор Генеральной прокуратуры",
+    "GP head": "руководитель Генеральной прокуратуры",
+    "handling office": "прокурор рассматривающей прокуратуры (handling_office в данных дела)",
+    "reviewing head": "руководитель прокуратуры на маршруте акта (review_office в данных дела)",
+    "author": "прокурор прокуратуры — автора акта (origin_office в данных дела)",
+    "supervising office": (
+        "прокурор прокуратуры, надзирающей за учреждением (supervising_office в данных дела)"
+    ),
+    "prosecutor": "прокурор районной прокуратуры дела, как 'district prosecutor'",
+    "head": "руководитель районной прокуратуры дела, как 'district head'",
 }
 
 #: a body's level -> the addressee level act_routing's route table takes (¶12, ¶14)
@@ -262,6 +285,12 @@ class ProsecutorsOrganization:
 
     def case_office(self, data: dict[str, Any], process_id: str) -> str | None:
         return self.base_office(data)
+
+    def known_lanes(self) -> dict[str, str]:
+        """The lanes `assign` resolves, with their meaning: a model whose task is in another
+        lane (or outside every lane of a pool with lanes) is refused when it is validated,
+        since its tasks would go to a role and office nobody holds (engine/lanes.py)."""
+        return {lane: LANE_MEANINGS[lane] for lane in LANES}
 
     def case_facts(self, data: dict[str, Any], process_id: str) -> dict[str, Any]:
         """The offices above the case and the institution's remote flag, for the models.
