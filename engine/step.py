@@ -810,16 +810,20 @@ def _titles(spec: Any) -> dict[str, str] | None:
 
 
 def _end_spent_cycles(workflow: BpmnWorkflow) -> bool:
-    """Let a cycle timer whose cycles are used up (R3: after its third firing) finish now.
+    """Let an intermediate cycle timer whose cycles are used up (R3: after its third firing)
+    finish now; returns whether any was finished.
 
     SpiffWorkflow leaves such an event waiting until some later `refresh_timers()`; the engine
-    keeps no timer row for it (`timer_instant`), so an intermediate catch event would hold its
-    case open forever. Finishing it does not run its path again (a boundary event's path ran
-    at each firing; its task stays open). Returns whether any was finished."""
+    keeps no timer row for it (`timer_instant`), so it would hold its case open forever.
+    Finishing it does not run its path again. A boundary cycle is left waiting (without a row)
+    on purpose: SpiffWorkflow keeps the paths it raised under it and drops those still open
+    when the watched task ends (the reminders of a written report go), and they should go the
+    same way after the last firing as before it."""
     spent = [
         task
         for task in list(workflow.event_manager.tasks.values())
         if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
+        and not isinstance(task.task_spec, BoundaryEvent)
         and task.state == TaskState.WAITING
         and isinstance(value := task._get_internal_data("event_value"), dict)
         and value.get("cycles") == 0

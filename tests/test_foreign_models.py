@@ -308,6 +308,18 @@ def test_a_repeating_reminder_fires_three_times_a_day_apart(engine, tmp_path) ->
     assert engine.runtime.get(iid).status == "running"
     kinds = [e["event_type"] for e in engine.history.events(iid)]
     assert kinds.count("timer_fired") == 3
+    # the report written: its reminders still open go with it (SpiffWorkflow keeps them under
+    # the timer, which the task's end cancels), as they would have before the last firing
+    [report] = [
+        t
+        for t in engine.tasks.list(TaskQuery(instance_id=iid, state="ready"))
+        if t.title == "Write the report"
+    ]
+    engine.tasks.complete(report.task_guid, {}, actor="ivanov")
+    assert open_titles(engine, iid) == []
+    assert engine.runtime.get(iid).status == "completed"
+    cancelled = engine.tasks.list(TaskQuery(instance_id=iid, state="cancelled"))
+    assert [t.title for t in cancelled] == ["Remind the inspector"] * 3
 
 
 def test_an_interrupting_cycle_fires_once_and_ends_the_task(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -418,6 +430,31 @@ def test_the_try_door_shows_a_cycles_first_due_instant(engine, tmp_path) -> None
     assert waiting["element"] == "Event_daily"
     due = (engine.clock.now() + timedelta(days=1)).astimezone(UTC)
     assert datetime.fromisoformat(waiting["due_at"]).astimezone(UTC) == due
+
+
+def test_nadzor_definitions_try_prints_a_cycles_first_due_instant(
+    domain_engine, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The CLI door: `nadzor definitions try` on the Camunda file says when the first of the
+    three reminders falls due, in Almaty time, as the contract's JSON and as text."""
+    import json
+
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    monkeypatch.setenv("NADZOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("NADZOR_BPMN_DIR", str(BPMN_DIR))
+    path = str(cycle_model(tmp_path))
+    now = "2026-11-24T10:00:00+05:00"
+    runner = CliRunner()
+    as_json = runner.invoke(main, ["definitions", "try", path, "--now", now, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    out = json.loads(as_json.stdout)
+    assert out["timers"] == [{"element": "Event_daily", "due_at": "2026-11-25T05:00:00+00:00"}]
+    as_text = runner.invoke(main, ["definitions", "try", path, "--now", now])
+    assert as_text.exit_code == 0, as_text.output
+    assert "Event_daily: due 25.11.2026 10:00 Almaty" in as_text.stdout
 
 
 def test_the_quoted_cycle_is_what_spiffworkflow_repeats() -> None:
