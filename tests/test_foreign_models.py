@@ -370,6 +370,45 @@ def test_an_unbounded_cycle_fires_each_day_until_the_task_ends(engine, tmp_path)
     assert engine.management.fire_due(start + 30 * day) == 0
 
 
+def test_a_case_with_a_repeating_timer_moves_and_keeps_its_count(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Migration reads a cycle's next occurrence: a case reminded once moves to a version with
+    the same cycle keeping its next reminder and its two left; a changed cycle is said."""
+    from engine import case_migration
+
+    engine.repository.publish(cycle_model(tmp_path), actor="methodologist", now=engine.clock.now())
+    start = engine.clock.now()
+    iid = engine.runtime.start("foreign_cycle_reminder", {}, actor="ivanov")
+    day, second = timedelta(days=1), timedelta(seconds=1)
+    assert engine.management.fire_due(start + day + second) == 1
+    renamed = tmp_path / "v2"
+    renamed.mkdir()
+    v2_path = renamed / "camunda_cycle_reminder.bpmn"
+    v2_path.write_text(cycle_model(tmp_path).read_text().replace("Write the report", "Report"))
+    v2, created = engine.repository.publish(v2_path, actor="methodologist", now=start)
+    assert created
+    [row] = case_migration.plan(engine, [iid], v2.id)
+    assert row["can_move"] is True, row["reasons"]
+    [timer] = [d for d in row["deadlines"] if d["element"] == "Event_daily"]
+    assert timer["before"] == timer["after"] == (start + 2 * day).isoformat()
+    [moved] = case_migration.migrate(engine, [iid], v2.id, actor="methodologist", now=start)
+    assert moved["moved"] is True
+    assert timer_rows(engine, iid) == [("Event_daily", start + 2 * day)]
+    for n in (2, 3):
+        assert engine.management.fire_due(start + n * day + second) == 1
+    assert timer_rows(engine, iid) == []
+    assert open_titles(engine, iid) == ["Remind the inspector"] * 3 + ["Report"]
+
+    other = tmp_path / "v3"
+    other.mkdir()
+    v3_path = other / "camunda_cycle_reminder.bpmn"
+    v3_path.write_text(cycle_model(tmp_path, "R5/PT12H").read_text())
+    second_case = engine.runtime.start("foreign_cycle_reminder", {}, actor="ivanov")  # on v2
+    v3, _ = engine.repository.publish(v3_path, actor="methodologist", now=start)
+    [refused] = case_migration.plan(engine, [second_case], v3.id)
+    assert refused["can_move"] is False
+    assert any("repetition" in r for r in refused["reasons"]), refused["reasons"]
+
+
 def test_a_repeating_intermediate_timer_runs_its_path_three_times_then_ends(
     engine, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
