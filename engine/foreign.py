@@ -12,6 +12,8 @@ methodologist importing such a model gets either a working model or a refusal in
   without an offset is read in Asia/Almaty, as the engine reads every instant without an offset
   (engine/calendar.py `parse_instant`), never in the server's zone. (A procedure's calendar, a
   timer start event, is checked as written by engine/schedules.py, which asks for the offset.)
+  A cycle on a task or in the flow repeats (engine/step.py re-arms its timer row after each
+  firing); on an interrupting boundary event it is its first occurrence, as BPMN fires it once.
 * **FEEL** (`=amount > 100`, Camunda 8; DMN cells like `"a","b"` or `[1..10]`) and **JUEL**
   (`${amount > 100}`, Camunda 7), script tasks in JavaScript or Groovy, Java delegates,
   `camunda:decisionRef`, tasks splitting flows without a gateway, and files without an
