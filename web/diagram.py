@@ -68,6 +68,13 @@ LANE_LABELS: dict[str, dict[str, str]] = {
         "en": "Head of the office on the route",
     },
     "author": {"ru": "Автор акта", "kk": "Акт авторы", "en": "Author of the act"},
+    "supervising office": {
+        "ru": "Прокуратура, надзирающая за учреждением",
+        "kk": "Мекемені қадағалайтын прокуратура",
+        "en": "Office supervising the institution",
+    },
+    "prosecutor": {"ru": "Прокурор", "kk": "Прокурор", "en": "Prosecutor"},
+    "head": {"ru": "Руководитель", "kk": "Басшы", "en": "Head"},
 }
 
 
