@@ -68,7 +68,9 @@ def sign_in(page: Page, base: str, login: str = "tlg.prosecutor", locale: str = 
 
 def choose_language(page: Page, locale: str) -> None:
     """The header's language list sends itself (web/static/nadzor.js); the page comes back in
-    that language, said by <html lang>."""
+    that language, said by <html lang>. The list sends itself only once nadzor.js is loaded, so
+    the page must have finished loading first (else the choice is lost and the page stays)."""
+    page.wait_for_load_state("load")
     if page.locator("html").get_attribute("lang") != locale:
         page.select_option("select[name=locale]", locale)
     expect(page.locator("html")).to_have_attribute("lang", locale, timeout=15000)
