@@ -8,6 +8,7 @@ var/screenshots/."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,8 @@ def test_a_methodologist_edits_checks_tries_and_publishes_v2(page: Page, live) -
     page.fill("#try-data", json.dumps(PAYLOAD, ensure_ascii=False))
     page.click("#btn-try")
     expect(page.locator("#try-timers")).to_contain_text("24 Nov 2026, 21:30", timeout=15000)
-    expect(page.locator("#try-tasks")).to_contain_text(NEW_NAME)
+    # an English reader sees the task's English name (name_en), the office by its code
+    expect(page.locator("#try-tasks")).to_contain_text("Check the placement and the conditions")
     expect(page.locator("#try-tasks")).to_contain_text("ALM-TLG")
     assert page.locator("g.djs-element.nz-path").count() >= 3  # the path, on the diagram
 
@@ -129,6 +131,21 @@ def test_a_methodologist_edits_checks_tries_and_publishes_v2(page: Page, live) -
     assert version_of(engine, earlier) == 1
     assert timer_due(engine, later) == ["2026-11-24T16:30:00+00:00"]
     assert timer_due(engine, earlier) == ["2026-11-25T04:30:00+00:00"]
+
+    # the diff v1 ↔ v2: both changes marked on both diagrams and listed, before → after
+    page.goto(f"{base}/procedures/penalty_room_check/diff?a=1&b=2")
+    for side in ("a", "b"):
+        expect(page.locator(f"#diagram-{side}")).to_have_attribute(
+            "data-ready", "true", timeout=15000
+        )
+        for element in ("placement_check", "parameters"):
+            shape = page.locator(f'#diagram-{side} .djs-element[data-element-id="{element}"]')
+            expect(shape.first).to_have_class(re.compile(r"\bdiff-changed\b"))
+    renamed = page.locator("#element-changes li[data-element=placement_check]")
+    expect(renamed).to_contain_text(NEW_NAME)
+    hours = page.locator("#element-changes li[data-element=parameters]")
+    expect(hours).to_contain_text("check_hours_near = 24")
+    expect(hours).to_contain_text("check_hours_near = 12")
 
 
 def test_publishing_an_unconditioned_gateway_shows_the_problem_on_its_element(
