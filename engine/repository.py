@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text as sql_text
 
@@ -812,24 +812,8 @@ class Repository:
         return found
 
     def list(self) -> list[dict[str, Any]]:
-        cols = definition_table.c
         with self.db.read() as conn:
-            rows = (
-                conn.execute(
-                    select(
-                        cols.id,
-                        cols.process_id,
-                        cols.version,
-                        cols.sha256,
-                        cols.title,
-                        cols.published_at,
-                        cols.published_by,
-                    ).order_by(cols.process_id, cols.version)
-                )
-                .mappings()
-                .all()
-            )
-        return [dict(r) for r in rows]
+            return [dict(r) for r in _version_rows(conn)]
 
     # -- the procedures area: versions, who calls whom -----------------------------------------
 
@@ -916,21 +900,7 @@ class Repository:
         """Every version's row (no files, no spec) and facts, and the running cases per version."""
         cols = definition_table.c
         with self.db.read() as conn:
-            rows = (
-                conn.execute(
-                    select(
-                        cols.id,
-                        cols.process_id,
-                        cols.version,
-                        cols.sha256,
-                        cols.title,
-                        cols.published_at,
-                        cols.published_by,
-                    ).order_by(cols.process_id, cols.version)
-                )
-                .mappings()
-                .all()
-            )
+            rows = _version_rows(conn)
             running = self._running(conn)
             missing = [r["id"] for r in rows if r["id"] not in self._facts]
             for chunk in _chunks(missing, 200):
@@ -1004,6 +974,26 @@ class Repository:
         with self._lock:
             self._facts[definition_id] = facts
         return facts
+
+
+def _version_rows(conn: Connection) -> Sequence[RowMapping]:
+    """Every published version's row without its files and spec, by procedure and version."""
+    cols = definition_table.c
+    return (
+        conn.execute(
+            select(
+                cols.id,
+                cols.process_id,
+                cols.version,
+                cols.sha256,
+                cols.title,
+                cols.published_at,
+                cols.published_by,
+            ).order_by(cols.process_id, cols.version)
+        )
+        .mappings()
+        .all()
+    )
 
 
 def _check_form(text: str, name: str) -> None:
