@@ -239,49 +239,34 @@ function ScriptField(props) {
   });
 }
 
-function ExtensionBodyField(props) {
-  const { element, id, type, label, description } = props;
-  const bpmnFactory = useService('bpmnFactory');
-  const commandStack = useService('commandStack');
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const bo = getBusinessObject(element);
-  return TextAreaEntry({
-    element,
-    id,
-    label: translate(label),
-    description: description ? translate(description) : undefined,
-    getValue: () => {
-      const found = extensionValues(getBusinessObject(element)).find((v) => is(v, type));
-      return (found && found.get('value')) || '';
-    },
-    setValue: (value) => run(commandStack, bodyElementCommands(element, bo, type, value, bpmnFactory)),
-    debounce,
-    monospace: true,
-    autoResize: true
-  });
+// the text of a spiffworkflow body element (preScript, messageVariable…): one reader and writer,
+// drawn as a multi-line script box or a one-line field
+function extensionBodyEntry(Entry, extra) {
+  return function ExtensionBody(props) {
+    const { element, id, type, label, description } = props;
+    const bpmnFactory = useService('bpmnFactory');
+    const commandStack = useService('commandStack');
+    const translate = useService('translate');
+    const debounce = useService('debounceInput');
+    const bo = getBusinessObject(element);
+    return Entry({
+      element,
+      id,
+      label: translate(label),
+      description: description ? translate(description) : undefined,
+      getValue: () => {
+        const found = extensionValues(getBusinessObject(element)).find((v) => is(v, type));
+        return (found && found.get('value')) || '';
+      },
+      setValue: (value) => run(commandStack, bodyElementCommands(element, bo, type, value, bpmnFactory)),
+      debounce,
+      ...extra
+    });
+  };
 }
 
-function ExtensionBodyTextField(props) {
-  const { element, id, type, label, description } = props;
-  const bpmnFactory = useService('bpmnFactory');
-  const commandStack = useService('commandStack');
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const bo = getBusinessObject(element);
-  return TextFieldEntry({
-    element,
-    id,
-    label: translate(label),
-    description: description ? translate(description) : undefined,
-    getValue: () => {
-      const found = extensionValues(getBusinessObject(element)).find((v) => is(v, type));
-      return (found && found.get('value')) || '';
-    },
-    setValue: (value) => run(commandStack, bodyElementCommands(element, bo, type, value, bpmnFactory)),
-    debounce
-  });
-}
+const ExtensionBodyField = extensionBodyEntry(TextAreaEntry, { monospace: true, autoResize: true });
+const ExtensionBodyTextField = extensionBodyEntry(TextFieldEntry, {});
 
 function ConditionField(props) {
   const { element, id } = props;
