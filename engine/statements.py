@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .fastsql import Prepared
-from .history import events_table
+from .history import HASHED_FIELDS, events_table
 from .models import CaseAttribute, CaseTerm, HumanTask, MessageWait, ProcessInstance, Timer
 
 instance = ProcessInstance.__table__
@@ -118,24 +118,8 @@ DELETE_WAIT = Prepared(
     delete(wait).where(wait.c.instance_id == bindparam("b_id"), wait.c.name == bindparam("b_name"))
 )
 
-INSERT_EVENTS = Prepared(
-    insert(events_table).inline(),
-    [
-        "chain",
-        "seq",
-        "instant",
-        "actor",
-        "office_code",
-        "instance_id",
-        "task_guid",
-        "task_name",
-        "event_type",
-        "data_before",
-        "data_after",
-        "prev_hash",
-        "hash",
-    ],
-)
+#: an event row is its hashed fields and the hash over them (one list: the two cannot drift)
+INSERT_EVENTS = Prepared(insert(events_table).inline(), [*HASHED_FIELDS, "hash"])
 
 TASK_ROW = Prepared(select(task).where(task.c.task_guid == bindparam("b_guid")))
 OPEN_TASKS = Prepared(
